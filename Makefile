@@ -1,0 +1,42 @@
+# The two commands: `make run` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+
+.PHONY: setup run test lint typecheck check demo lock clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c "import sys; assert sys.version_info >= (3, 11), sys.version" || { echo "need Python >= 3.11 as $(PYTHON) (make PYTHON=python3.11)"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+run: setup
+	@echo "Leadflow (embedded) on http://127.0.0.1:$(PORT)  data: ./var  config: deploy/config"
+	@echo "In another shell try:  $(BIN)/leadflow demo --url http://127.0.0.1:$(PORT) --count 20"
+	@echo "Then:  curl -H 'Authorization: Bearer $${LEADFLOW_API_TOKEN:-dev-token}' http://127.0.0.1:$(PORT)/v1/leads"
+	LEADFLOW_API_TOKEN=$${LEADFLOW_API_TOKEN:-dev-token} $(BIN)/leadflow run --port $(PORT) --config deploy/config --data-dir var
+
+test: setup lint typecheck
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+# Re-pin every dependency after changing pyproject.toml.
+lock:
+	rm -rf /tmp/leadflow-lock && $(PYTHON) -m venv /tmp/leadflow-lock
+	/tmp/leadflow-lock/bin/pip install --quiet -e '.[dev]'
+	/tmp/leadflow-lock/bin/pip freeze --exclude-editable | grep -v '^leadflow' > constraints.txt
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,25 @@
+"""The connector branch of Leadflow's error tree. Each class means a behaviour for the caller.
+
+Adapters translate foreign exceptions (aiokafka, sqlite3, SQLAlchemy, HTTP clients) into these
+at their edge with ``raise ... from exc``, so callers never depend on a vendor's exceptions.
+"""
+
+
+class ConnectorError(Exception):
+    """Something outside Leadflow failed."""
+
+
+class RetriableConnectorError(ConnectorError):
+    """Transient: back off and try again (or answer 503 so the sender retries)."""
+
+
+class FatalConnectorError(ConnectorError):
+    """Retrying will not help: dead-letter the event with this error."""
+
+
+class BusUnavailable(RetriableConnectorError):
+    """The bus cannot accept or deliver messages right now."""
+
+
+class StoreUnavailable(RetriableConnectorError):
+    """The store cannot be reached right now."""

@@ -1,0 +1,58 @@
+"""The events on each topic. Bump SCHEMA_VERSION on any incompatible change."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from schemas.decision import Evaluation, RoutingDecision
+from schemas.lead import Lead
+
+SCHEMA_VERSION = 1
+
+TOPIC_RECEIVED = "leads.received"
+TOPIC_ROUTED = "leads.routed"
+TOPIC_DLQ = "leads.dlq"
+TOPIC_FEEDBACK = "leads.feedback"
+ALL_TOPICS = (TOPIC_RECEIVED, TOPIC_ROUTED, TOPIC_DLQ, TOPIC_FEEDBACK)
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    event_id: str = Field(min_length=1, max_length=200)
+    lead_id: str = Field(min_length=1, max_length=100)
+
+
+class LeadReceived(Event):
+    type: Literal["lead.received"] = "lead.received"
+    received_at: AwareDatetime
+    lead: Lead
+
+
+class LeadRouted(Event):
+    type: Literal["lead.routed"] = "lead.routed"
+    received_at: AwareDatetime
+    decided_at: AwareDatetime
+    config_version: str
+    model_version: str | None = None
+    lead: Lead
+    evaluation: Evaluation
+    routing: RoutingDecision
+    briefing: str
+
+
+class DeadLetter(BaseModel):
+    """A message no consumer could handle, kept with its error so it can be replayed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    topic: str
+    key: str | None
+    value: str
+    error: str
+    consumer: str
+    failed_at: AwareDatetime

@@ -1,0 +1,1 @@
+"""Leadflow's runnable services, the CLI and the pure decision core."""

@@ -1,0 +1,1 @@
+"""The decision logic: pure functions over frozen models. No I/O, no clock, no globals."""
