@@ -39,7 +39,9 @@ class Range(Strict):
             return f"{self.min}-{self.max}"
         if self.min is not None:
             return f"{self.min}+"
-        return f"up to {self.max}"
+        if self.max is not None:
+            return f"up to {self.max}"
+        return "any number of"
 
 
 class Vertical(Strict):
@@ -154,9 +156,15 @@ class RoutingConfig(Strict):
     @model_validator(mode="after")
     def _coherent(self) -> RoutingConfig:
         teams = {t.name for t in self.teams}
-        problems = [f"rule '{r.id}' names unknown team '{r.team}'" for r in self.rules if r.team and r.team not in teams]
+        problems = [
+            f"rule '{r.id}' names unknown team '{r.team}'"
+            for r in self.rules
+            if r.team and r.team not in teams
+        ]
         ids = [r.id for r in self.rules]
-        problems += [f"rule id '{i}' is used more than once" for i in sorted({i for i in ids if ids.count(i) > 1})]
+        problems += [
+            f"rule id '{i}' is used more than once" for i in sorted({i for i in ids if ids.count(i) > 1})
+        ]
         if not self.rules[-1].when.is_catch_all:
             problems.append("the last rule must be a fallback with no 'when' condition")
         if problems:

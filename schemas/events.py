@@ -53,6 +53,7 @@ class DeadLetter(BaseModel):
     topic: str
     key: str | None
     value: str
+    encoding: Literal["utf-8", "base64"] = "utf-8"
     error: str
     consumer: str
     failed_at: AwareDatetime

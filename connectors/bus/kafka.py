@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,7 +51,9 @@ class KafkaBus:
     async def _ensure_topics(self) -> None:
         if not self._topics:
             return
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._settings.bootstrap, client_id=self._settings.client_id)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self._settings.bootstrap, client_id=self._settings.client_id
+        )
         await admin.start()
         try:
             existing = set(await admin.list_topics())
@@ -60,10 +63,8 @@ class KafkaBus:
                 if t not in existing
             ]
             if wanted:
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):  # another replica was first
                     await admin.create_topics(wanted)
-                except TopicAlreadyExistsError:
-                    pass  # another replica created it first
         finally:
             await admin.close()
 
@@ -80,7 +81,9 @@ class KafkaBus:
     async def ping(self) -> None:
         producer = self._started()
         try:
-            ok = await asyncio.wait_for(producer.client.force_metadata_update(), self._settings.publish_timeout)
+            ok = await asyncio.wait_for(
+                producer.client.force_metadata_update(), self._settings.publish_timeout
+            )
         except (KafkaError, TimeoutError) as exc:
             raise BusUnavailable(f"kafka metadata: {exc!r}") from exc
         if not ok:
@@ -91,7 +94,10 @@ class KafkaBus:
         try:
             await asyncio.wait_for(
                 producer.send_and_wait(
-                    topic, value, key=key.encode() if key is not None else None, headers=list(headers)
+                    topic,
+                    value,
+                    key=key.encode() if key is not None else None,
+                    headers=list(headers),
                 ),
                 self._settings.publish_timeout,
             )

@@ -99,7 +99,9 @@ class SqliteBus:
         # Everything that queued up while the previous transaction ran goes into the next one.
         while self._pending:
             batch, self._pending = self._pending, []
-            rows = [(t, k, v, json.dumps([[n, h.decode("latin-1")] for n, h in hs])) for t, k, v, hs, _ in batch]
+            rows = [
+                (t, k, v, json.dumps([[n, h.decode("latin-1")] for n, h in hs])) for t, k, v, hs, _ in batch
+            ]
             try:
                 await self._run(self._insert, rows)
             except BusUnavailable as exc:
@@ -139,7 +141,8 @@ class SqliteBus:
         out: list[Message] = []
         for topic in topics:
             rows = self._connection().execute(
-                "SELECT id, key, value, headers FROM messages WHERE topic = ? AND id >= ? ORDER BY id LIMIT ?",
+                "SELECT id, key, value, headers FROM messages"
+                " WHERE topic = ? AND id >= ? ORDER BY id LIMIT ?",
                 (topic, after[topic], limit - len(out)),
             )
             for msg_id, key, value, headers in rows.fetchall():
@@ -156,11 +159,15 @@ class SqliteBus:
 
 
 class SqliteConsumer:
-    def __init__(self, bus: SqliteBus, topics: tuple[str, ...], group: str, positions: dict[str, int]) -> None:
+    def __init__(
+        self, bus: SqliteBus, topics: tuple[str, ...], group: str, positions: dict[str, int]
+    ) -> None:
         self._bus, self._topics, self._group, self._position = bus, topics, group, positions
 
     async def _take(self, max_records: int) -> list[Message]:
-        messages: list[Message] = await self._bus._run(self._bus._read, self._topics, self._position, max_records)
+        messages: list[Message] = await self._bus._run(
+            self._bus._read, self._topics, self._position, max_records
+        )
         for m in messages:
             self._position[m.topic] = m.offset + 1
         return messages

@@ -31,15 +31,13 @@ def _vertical_misses(company: Company, vertical: Vertical) -> list[str]:
 
 
 def _describe_fit(company: Company, vertical: Vertical) -> str:
-    where = f" in {company.country.upper()}" if company.country else ""
-    size = f"{company.employees} employees" if company.employees is not None else "a company"
-    bounded = vertical.employees.min is not None or vertical.employees.max is not None
-    criteria = [vertical.employees.describe()] if bounded else []
-    criteria += [*vertical.industries[:1], *vertical.countries[:3]]
-    return (
-        f"{size} in {(company.industry or '').lower()}{where} fits '{vertical.name}'"
-        f" ({', '.join(criteria)})"
-    )
+    size = f"{company.employees} employees" if company.employees is not None else "A company"
+    industry = (company.industry or "").lower()
+    country = (company.country or "").upper()
+    criteria = [f"{vertical.employees.describe()} employees"]
+    if vertical.countries:
+        criteria.append(f"{country} among {len(vertical.countries)} countries")
+    return f"{size} in {industry} in {country} fits '{vertical.name}' ({', '.join(criteria)})"
 
 
 def icp_fit(company: Company, verticals: tuple[Vertical, ...]) -> FitResult:

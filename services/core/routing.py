@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.config import Condition, Rule, RoutingConfig
+from schemas.config import Condition, RoutingConfig, Rule
 from schemas.decision import Evaluation, RoutingDecision
 from schemas.lead import Lead
 
@@ -27,7 +27,9 @@ def assign(rule: Rule, config: RoutingConfig, turn: int) -> RoutingDecision:
     """Apply a matched rule. ``turn`` is the team's rotation counter, kept by the caller's store."""
     if rule.queue is not None:
         return RoutingDecision(
-            rule_id=rule.id, queue=rule.queue, reason=f"rule '{rule.id}' sends it to queue '{rule.queue}'"
+            rule_id=rule.id,
+            queue=rule.queue,
+            reason=f"rule '{rule.id}' sends it to queue '{rule.queue}'",
         )
     assert rule.team is not None  # a rule has exactly one action (config validation)
     team = config.team(rule.team)

@@ -59,7 +59,9 @@ def evaluate(lead: Lead, icp_config: IcpConfig) -> Evaluation:
     )
     status = _status(icp, persona, score, scoring)
     reasons = [f"Company: {icp.reason}", f"Person: {persona.reason}"]
-    reasons.append(f"Engagement {engaged}/100: {', '.join(signals)}" if signals else "No engagement signals yet")
+    reasons.append(
+        f"Engagement {engaged}/100: {', '.join(signals)}" if signals else "No engagement signals yet"
+    )
     if status is Status.INSUFFICIENT_INFO:
         missing = sorted(set(icp.missing + persona.missing))
         reasons.append(f"Not enough to decide: missing {', '.join(missing)}")

@@ -54,7 +54,12 @@ async def test_published_messages_reach_a_consumer_with_key_value_and_headers(bu
         [msg] = await drain(consumer, 1)
     finally:
         await consumer.close()
-    assert (msg.topic, msg.key, msg.value, dict(msg.headers)) == (t, "lead-1", b'{"n": 1}', {"trace": b"abc"})
+    assert (msg.topic, msg.key, msg.value, dict(msg.headers)) == (
+        t,
+        "lead-1",
+        b'{"n": 1}',
+        {"trace": b"abc"},
+    )
 
 
 async def test_messages_with_one_key_keep_their_order(bus: Bus) -> None:
@@ -111,7 +116,11 @@ async def test_each_group_sees_every_message(bus: Bus) -> None:
     finally:
         await a.close()
         await b.close()
-    assert sorted(m.value for m in got_a) == sorted(m.value for m in got_b) == [str(i).encode() for i in range(5)]
+    assert (
+        sorted(m.value for m in got_a)
+        == sorted(m.value for m in got_b)
+        == [str(i).encode() for i in range(5)]
+    )
 
 
 async def test_ping_answers_while_up(bus: Bus) -> None:

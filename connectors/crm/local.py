@@ -1,0 +1,148 @@
+"""The local CRM: a table in the embedded database, for running without HubSpot or Salesforce.
+
+It keeps the same rules as the real connectors: one write per event (the record's
+last_event_id and one note per event id), and a record a person locked keeps its status and owner.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connectors.crm import WriteAction, WriteOutcome
+from connectors.errors import RetriableConnectorError
+from connectors.store.engine import upsert
+from schemas.events import LeadRouted
+
+metadata = MetaData()
+
+records = Table(
+    "crm_records",
+    metadata,
+    Column("lead_id", String(100), primary_key=True),
+    Column("name", String(400)),
+    Column("company", String(300)),
+    Column("owner", String(200)),
+    Column("status", String(40)),
+    Column("tier", String(100)),
+    Column("score", Integer),
+    Column("reasons", JSON),
+    Column("config_version", String(64)),
+    Column("model_version", String(64)),
+    Column("last_event_id", String(200)),
+    Column("locked", Boolean, nullable=False, default=False),
+    Column("writes", Integer, nullable=False, default=0),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+notes = Table(
+    "crm_notes",
+    metadata,
+    Column("event_id", String(200), primary_key=True),  # one briefing note per event, ever
+    Column("lead_id", String(100), nullable=False, index=True),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class LocalCrm:
+    name = "local"
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._insert = upsert(engine)
+
+    async def start(self) -> None:
+        async with self._engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def close(self) -> None:
+        return None
+
+    async def write(self, routed: LeadRouted) -> WriteOutcome:
+        try:
+            return await self._write(routed)
+        except SQLAlchemyError as exc:
+            raise RetriableConnectorError(f"local crm: {exc.__class__.__name__}") from exc
+
+    async def _write(self, routed: LeadRouted) -> WriteOutcome:
+        now = datetime.now(routed.decided_at.tzinfo)
+        async with self._engine.begin() as conn:
+            current = (
+                (await conn.execute(select(records).where(records.c.lead_id == routed.lead_id)))
+                .mappings()
+                .first()
+            )
+            if current is not None and current["last_event_id"] == routed.event_id:
+                return WriteOutcome(self.name, routed.lead_id, WriteAction.UNCHANGED)
+            locked = bool(current and current["locked"])
+            values: dict[str, Any] = {
+                "name": routed.lead.person.name,
+                "company": routed.lead.company.name or routed.lead.company.domain,
+                "tier": routed.evaluation.tier,
+                "score": routed.evaluation.score,
+                "reasons": list(routed.evaluation.reasons),
+                "config_version": routed.config_version,
+                "model_version": routed.model_version,
+                "last_event_id": routed.event_id,
+                "updated_at": now,
+            }
+            if not locked:
+                values |= {
+                    "status": routed.evaluation.status.value,
+                    "owner": routed.routing.owner or routed.routing.queue,
+                }
+            stmt = self._insert(records).values(lead_id=routed.lead_id, locked=False, writes=1, **values)
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["lead_id"], set_={**values, "writes": records.c.writes + 1}
+                )
+            )
+            await conn.execute(
+                self._insert(notes)
+                .values(
+                    event_id=routed.event_id,
+                    lead_id=routed.lead_id,
+                    body=routed.briefing,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["event_id"])
+            )
+        action = WriteAction.LOCKED if locked else WriteAction.UPDATED if current else WriteAction.CREATED
+        return WriteOutcome(self.name, routed.lead_id, action)
+
+    async def lock(self, lead_id: str, locked: bool = True) -> None:
+        """What an AE does in the CRM: pin the status and owner against automatic changes."""
+        async with self._engine.begin() as conn:
+            await conn.execute(records.update().where(records.c.lead_id == lead_id).values(locked=locked))
+
+    async def record(self, lead_id: str) -> dict[str, Any] | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(records).where(records.c.lead_id == lead_id))).mappings().first()
+        return dict(row) if row else None
+
+    async def note_counts(self) -> dict[str, int]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(notes.c.lead_id, func.count()).group_by(notes.c.lead_id))
+        return {lead_id: int(n) for lead_id, n in rows.all()}
+
+    async def write_counts(self) -> dict[str, int]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(records.c.lead_id, records.c.writes))
+        return {lead_id: int(n) for lead_id, n in rows.all()}

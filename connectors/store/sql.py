@@ -1,0 +1,214 @@
+"""SQLAlchemy store: SQLite by default, PostgreSQL at scale (same code)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connectors.errors import StoreUnavailable
+from connectors.store.engine import upsert
+from schemas.events import LeadRouted
+
+metadata = MetaData()
+
+# Append-only: every decision ever made, as the event that carried it.
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("event_id", String(200), primary_key=True),
+    Column("lead_id", String(100), nullable=False, index=True),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("payload", JSON, nullable=False),
+)
+
+# The latest state of each lead: what GET /v1/leads serves.
+leads = Table(
+    "leads",
+    metadata,
+    Column("lead_id", String(100), primary_key=True),
+    Column("event_id", String(200), nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("status", String(40), nullable=False),
+    Column("tier", String(100), nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("owner", String(200)),
+    Column("team", String(200)),
+    Column("queue", String(200)),
+    Column("rule_id", String(100), nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("briefing", Text, nullable=False),
+    Column("config_version", String(64), nullable=False),
+    Column("model_version", String(64)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("written_at", DateTime(timezone=True)),
+    Column("crm", String(40)),
+    Column("crm_record_id", String(200)),
+    Index("leads_received", "received_at"),
+)
+
+rotation = Table(
+    "rotation",
+    metadata,
+    Column("pool", String(200), primary_key=True),
+    Column("turn", Integer, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    source: str | None = None
+    status: str | None = None
+    tier: str | None = None
+    since: datetime | None = None
+    limit: int = 50
+
+
+def _as_utc(value: Any) -> Any:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class SqlStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._insert = upsert(engine)
+
+    async def start(self) -> None:
+        try:
+            async with self.engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"store: {exc.__class__.__name__}") from exc
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"store: {exc.__class__.__name__}") from exc
+
+    async def decision_for_event(self, event_id: str) -> LeadRouted | None:
+        async with self.engine.connect() as conn:
+            payload = await conn.scalar(select(decisions.c.payload).where(decisions.c.event_id == event_id))
+        return LeadRouted.model_validate(payload) if payload is not None else None
+
+    async def record_decision(self, routed: LeadRouted) -> None:
+        """Keep the decision (once per event) and make it the lead's current state."""
+        row = {
+            "lead_id": routed.lead_id,
+            "event_id": routed.event_id,
+            "source": routed.lead.source,
+            "status": routed.evaluation.status.value,
+            "tier": routed.evaluation.tier,
+            "score": routed.evaluation.score,
+            "owner": routed.routing.owner,
+            "team": routed.routing.team,
+            "queue": routed.routing.queue,
+            "rule_id": routed.routing.rule_id,
+            "reasons": list(routed.evaluation.reasons),
+            "briefing": routed.briefing,
+            "config_version": routed.config_version,
+            "model_version": routed.model_version,
+            "received_at": routed.received_at,
+            "decided_at": routed.decided_at,
+            "written_at": None,
+            "crm": None,
+            "crm_record_id": None,
+        }
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                self._insert(decisions)
+                .values(
+                    event_id=routed.event_id,
+                    lead_id=routed.lead_id,
+                    decided_at=routed.decided_at,
+                    payload=routed.model_dump(mode="json"),
+                )
+                .on_conflict_do_nothing(index_elements=["event_id"])
+            )
+            stmt = self._insert(leads).values(**row)
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["lead_id"],
+                    set_={k: stmt.excluded[k] for k in row if k != "lead_id"},
+                )
+            )
+
+    async def next_turn(self, pool: str) -> int:
+        """Take the pool's next rotation turn, atomically across processes and replicas."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                self._insert(rotation)
+                .values(pool=pool, turn=0)
+                .on_conflict_do_nothing(index_elements=["pool"])
+            )
+            turn = await conn.scalar(
+                update(rotation)
+                .where(rotation.c.pool == pool)
+                .values(turn=rotation.c.turn + 1)
+                .returning(rotation.c.turn)
+            )
+        return int(turn) - 1
+
+    async def mark_written(
+        self, lead_id: str, event_id: str, written_at: datetime, crm: str, record_id: str
+    ) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(leads)
+                .where(
+                    leads.c.lead_id == lead_id,
+                    leads.c.event_id == event_id,
+                    leads.c.written_at.is_(None),
+                )
+                .values(written_at=written_at, crm=crm, crm_record_id=record_id)
+            )
+
+    async def get_lead(self, lead_id: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(leads).where(leads.c.lead_id == lead_id))).mappings().first()
+        return {k: _as_utc(v) for k, v in row.items()} if row else None
+
+    async def list_leads(self, where: LeadFilter) -> list[dict[str, Any]]:
+        query = select(leads).order_by(leads.c.received_at.desc(), leads.c.lead_id).limit(where.limit)
+        for column, value in (
+            (leads.c.source, where.source),
+            (leads.c.status, where.status),
+            (leads.c.tier, where.tier),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if where.since is not None:
+            query = query.where(leads.c.received_at >= where.since)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [{k: _as_utc(v) for k, v in row.items()} for row in rows]
+
+    async def count_decisions(self) -> int:
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(decisions)) or 0)

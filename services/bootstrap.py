@@ -1,0 +1,80 @@
+"""Wire a process in one place: pick and start the adapters the settings ask for.
+
+Tests hand in their own adapters (``bus=``, ``store=``, ``crm=``); nothing happens at import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from connectors.bus import Bus
+from connectors.bus.kafka import KafkaBus, KafkaSettings
+from connectors.bus.sqlite import SqliteBus
+from connectors.crm import CrmWriter
+from connectors.crm.local import LocalCrm
+from connectors.store.engine import make_engine
+from connectors.store.sql import SqlStore
+from schemas.config import LeadflowConfig
+from schemas.events import ALL_TOPICS
+from services.config import load_config
+from services.settings import Settings
+
+
+@dataclass
+class Container:
+    settings: Settings
+    config: LeadflowConfig
+    bus: Bus
+    store: SqlStore
+    crm: CrmWriter
+    _owned: list[Bus | SqlStore | CrmWriter] = field(default_factory=list)
+
+    def current_config(self) -> LeadflowConfig:
+        return self.config
+
+    async def close(self) -> None:
+        for part in reversed(self._owned):
+            await part.close()
+
+
+def make_bus(settings: Settings) -> Bus:
+    if settings.bus == "kafka":
+        kafka = KafkaSettings(
+            bootstrap=settings.kafka_bootstrap,
+            idempotence=settings.kafka_idempotence,
+            partitions=settings.kafka_partitions,
+        )
+        return KafkaBus(kafka, topics=ALL_TOPICS)
+    return SqliteBus(settings.data_dir / "bus.db")
+
+
+async def bootstrap(
+    settings: Settings,
+    *,
+    bus: Bus | None = None,
+    store: SqlStore | None = None,
+    crm: CrmWriter | None = None,
+    config: LeadflowConfig | None = None,
+) -> Container:
+    """Load config (fails fast on a bad file), then start store, bus and CRM."""
+    config = config or load_config(settings.config_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    owned: list[Bus | SqlStore | CrmWriter] = []
+    try:
+        if store is None:
+            store = SqlStore(make_engine(settings.store_url))
+            await store.start()
+            owned.append(store)
+        if bus is None:
+            bus = make_bus(settings)
+            await bus.start()
+            owned.append(bus)
+        if crm is None:
+            crm = LocalCrm(store.engine)
+            await crm.start()
+            owned.append(crm)
+    except BaseException:
+        for part in reversed(owned):
+            await part.close()
+        raise
+    return Container(settings, config, bus, store, crm, owned)

@@ -1,0 +1,166 @@
+"""The `leadflow` command. Options override LEADFLOW_* environment variables."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from services.config import ConfigError, load_config
+from services.logs import configure
+from services.settings import Settings
+
+app = typer.Typer(
+    help="Leadflow: qualify inbound B2B leads and hand them to the right AE.", no_args_is_help=True
+)
+config_app = typer.Typer(help="Check and compare the YAML config under deploy/config/.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+Host = Annotated[str | None, typer.Option(help="Address to listen on [env LEADFLOW_HOST; default 127.0.0.1]")]
+Port = Annotated[int | None, typer.Option(help="Port to listen on [env LEADFLOW_PORT; default 8000]")]
+ConfigDir = Annotated[
+    Path | None, typer.Option("--config", help="Config directory [env LEADFLOW_CONFIG_DIR]")
+]
+DataDir = Annotated[
+    Path | None, typer.Option(help="Where embedded data lives [env LEADFLOW_DATA_DIR; ./var]")
+]
+BusOpt = Annotated[str | None, typer.Option("--bus", help="sqlite or kafka [env LEADFLOW_BUS]")]
+Bootstrap = Annotated[
+    str | None, typer.Option("--bootstrap", help="Kafka HOST:PORT [env LEADFLOW_KAFKA_BOOTSTRAP]")
+]
+
+
+def _settings(**overrides: Any) -> Settings:
+    mapped = {
+        "config_dir": overrides.pop("config", None),
+        "kafka_bootstrap": overrides.pop("bootstrap", None),
+    }
+    return Settings(**{k: v for k, v in {**overrides, **mapped}.items() if v is not None})
+
+
+def _serve(settings: Settings, roles: tuple[str, ...]) -> None:
+    from services.web import create_app
+
+    configure(settings.log_level)
+    try:
+        load_config(settings.config_dir)  # fail before binding a port, with every problem listed
+    except ConfigError as exc:
+        typer.echo(f"config in {settings.config_dir} is not valid:\n{exc}", err=True)
+        raise typer.Exit(2) from exc
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, roles),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+    )
+    server.run()
+
+
+@app.command()
+def run(host: Host = None, port: Port = None, config: ConfigDir = None, data_dir: DataDir = None) -> None:
+    """Embedded: intake, qualifier and writer in one process, on SQLite, with the local CRM."""
+    settings = _settings(host=host, port=port, config=config, data_dir=data_dir, bus="sqlite")
+    _serve(settings, ("intake", "qualifier", "writer"))
+
+
+@app.command()
+def intake(host: Host = None, port: Port = None, config: ConfigDir = None, data_dir: DataDir = None,
+           bus: BusOpt = None, bootstrap: Bootstrap = None) -> None:  # fmt: skip
+    """The lead API alone: publishes to the bus."""
+    _serve(
+        _settings(host=host, port=port, config=config, data_dir=data_dir, bus=bus, bootstrap=bootstrap),
+        ("intake",),
+    )
+
+
+@app.command()
+def qualifier(host: Host = None, port: Port = None, config: ConfigDir = None, data_dir: DataDir = None,
+              bus: BusOpt = None, bootstrap: Bootstrap = None) -> None:  # fmt: skip
+    """The qualifier consumer group (serves /healthz and /readyz on --port)."""
+    _serve(
+        _settings(host=host, port=port, config=config, data_dir=data_dir, bus=bus, bootstrap=bootstrap),
+        ("qualifier",),
+    )
+
+
+@app.command()
+def writer(host: Host = None, port: Port = None, config: ConfigDir = None, data_dir: DataDir = None,
+           bus: BusOpt = None, bootstrap: Bootstrap = None) -> None:  # fmt: skip
+    """The CRM writer consumer group (serves /healthz and /readyz on --port)."""
+    _serve(
+        _settings(host=host, port=port, config=config, data_dir=data_dir, bus=bus, bootstrap=bootstrap),
+        ("writer",),
+    )
+
+
+@config_app.command("check")
+def config_check(
+    directory: Annotated[Path, typer.Argument(help="The config directory, e.g. deploy/config")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+) -> None:
+    """Validate every file; report all problems at once with file, line and field."""
+    try:
+        loaded = load_config(directory)
+    except ConfigError as exc:
+        if as_json:
+            typer.echo(json.dumps({"valid": False, "problems": [p.__dict__ for p in exc.problems]}, indent=2))
+        else:
+            typer.echo(f"{len(exc.problems)} problem(s) in {directory}:", err=True)
+            for problem in exc.problems:
+                typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(1) from exc
+    summary = {
+        "valid": True,
+        "version": loaded.version,
+        "verticals": len(loaded.icp.verticals),
+        "personas": len(loaded.icp.personas),
+        "teams": len(loaded.routing.teams),
+        "rules": len(loaded.routing.rules),
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        typer.echo(
+            f"{directory}: valid (version {loaded.version}; {summary['verticals']} verticals,"
+            f" {summary['personas']} personas, {summary['teams']} teams, {summary['rules']} rules)"
+        )
+
+
+@app.command()
+def demo(
+    url: Annotated[str, typer.Option(help="A running Leadflow")] = "http://127.0.0.1:8000",
+    count: Annotated[int, typer.Option(min=1, max=1000, help="How many sample leads")] = 20,
+    token: Annotated[
+        str | None, typer.Option(help="Bearer token [env LEADFLOW_API_TOKEN; dev-token]")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each result as JSON")] = False,
+) -> None:
+    """Send varied sample leads and print where each went."""
+    from services.demo import run_demo
+
+    token = token or os.environ.get("LEADFLOW_API_TOKEN") or "dev-token"
+    results = run_demo(url, count, token)
+    for r in results:
+        if as_json:
+            typer.echo(json.dumps(r))
+            continue
+        where = r.get("owner") or (f"queue '{r['queue']}'" if r.get("queue") else "-")
+        status, tier, score = r.get("status", "?"), r.get("tier", "-"), r.get("score", "-")
+        typer.echo(f"{r['lead_id']}  {status:<17} {tier:<5} {score!s:>3}  -> {where}")
+    pending = sum(1 for r in results if r.get("status") == "pending")
+    typer.echo(f"{len(results) - pending} of {len(results)} leads decided and written."
+               f" Details: GET {url}/v1/leads/<lead_id>", err=True)  # fmt: skip
+    if pending:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,131 @@
+"""The consume loop every worker shares: fetch, handle, dead-letter poison, then commit.
+
+A batch's offsets are committed only after every message in it was handled or dead-lettered,
+so a crash redelivers the batch; handlers are idempotent by event_id, so that changes nothing.
+Messages with the same key are handled in order; different keys run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import random
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+from connectors.bus import Bus, Consumer, Message
+from connectors.errors import BusUnavailable, FatalConnectorError, RetriableConnectorError
+from schemas.events import TOPIC_DLQ, DeadLetter
+from services.errors import PoisonEvent
+from services.logs import get_logger
+
+Handler = Callable[[Message], Awaitable[None]]
+
+
+def backoff(attempt: int, base: float = 0.2, cap: float = 10.0) -> float:
+    """Capped exponential backoff with full jitter."""
+    return random.uniform(0, min(cap, base * 2**attempt))
+
+
+class ConsumerLoop:
+    def __init__(
+        self,
+        bus: Bus,
+        topics: Sequence[str],
+        group: str,
+        handler: Handler,
+        *,
+        max_attempts: int = 5,
+        batch_size: int = 200,
+    ) -> None:
+        self._bus, self._topics, self._group, self._handler = bus, tuple(topics), group, handler
+        self._max_attempts = max_attempts
+        self._batch_size = batch_size
+        self._log = get_logger(consumer=group)
+        self.handled = 0
+        self.dead_lettered = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; reconnects after a bus failure, never returns early."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                consumer = await self._bus.consumer(self._topics, self._group)
+            except BusUnavailable as exc:
+                failures += 1
+                self._log.warning("consumer_unavailable", error=str(exc))
+                await _sleep_or_stop(stop, backoff(failures))
+                continue
+            try:
+                await self._consume(consumer, stop)
+                failures = 0
+            except (BusUnavailable, RetriableConnectorError) as exc:
+                # Uncommitted messages come again from the new consumer.
+                failures += 1
+                self._log.warning("consumer_restart", error=str(exc))
+                await _sleep_or_stop(stop, backoff(failures))
+            finally:
+                await consumer.close()
+
+    async def _consume(self, consumer: Consumer, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            messages = await consumer.fetch(max_records=self._batch_size, timeout=0.5)
+            if not messages:
+                continue
+            by_key: dict[str | None, list[Message]] = defaultdict(list)
+            for message in messages:
+                by_key[message.key].append(message)
+            await asyncio.gather(*(self._in_order(chain) for chain in by_key.values()))
+            await consumer.commit(messages)
+
+    async def _in_order(self, chain: list[Message]) -> None:
+        for message in chain:
+            await self._handle(message)
+
+    async def _handle(self, message: Message) -> None:
+        log = self._log.bind(topic=message.topic, partition=message.partition, offset=message.offset)
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                await self._handler(message)
+                self.handled += 1
+                return
+            except (PoisonEvent, FatalConnectorError) as exc:
+                await self._dead_letter(message, exc)
+                return
+            except RetriableConnectorError as exc:
+                if attempt == self._max_attempts:
+                    await self._dead_letter(message, exc)
+                    return
+                log.warning("retry", attempt=attempt, error=str(exc))
+                await asyncio.sleep(backoff(attempt))
+            except Exception as exc:
+                # A bug must not stall the partition: keep the message, with its error, in the DLQ.
+                log.exception("handler_failed")
+                await self._dead_letter(message, exc)
+                return
+
+    async def _dead_letter(self, message: Message, exc: BaseException) -> None:
+        try:
+            value, encoding = message.value.decode(), "utf-8"
+        except UnicodeDecodeError:
+            value, encoding = base64.b64encode(message.value).decode(), "base64"
+        letter = DeadLetter(
+            topic=message.topic,
+            key=message.key,
+            value=value,
+            encoding=encoding,
+            error=f"{exc.__class__.__name__}: {exc}",
+            consumer=self._group,
+            failed_at=datetime.now(UTC),
+        )
+        # If even this fails the batch stays uncommitted and is retried after a restart.
+        await self._bus.publish(TOPIC_DLQ, message.key, letter.model_dump_json().encode(), message.headers)
+        self.dead_lettered += 1
+        self._log.error("dead_lettered", topic=message.topic, offset=message.offset, error=letter.error)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

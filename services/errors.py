@@ -1,0 +1,43 @@
+"""The service branch of the error tree; connector errors live in connectors/errors.py."""
+
+from __future__ import annotations
+
+
+class LeadflowError(Exception):
+    pass
+
+
+class InvalidWebhook(LeadflowError):
+    """The request is refused with a 4xx and nothing is published."""
+
+    status = 400
+    code = "malformed"
+
+    def __init__(self, detail: str, extra: dict[str, object] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra or {}
+
+
+class Malformed(InvalidWebhook):
+    status, code = 400, "malformed"
+
+
+class Unauthorized(InvalidWebhook):
+    status, code = 401, "unauthorized"
+
+
+class TooLarge(InvalidWebhook):
+    status, code = 413, "too_large"
+
+
+class UnsupportedMediaType(InvalidWebhook):
+    status, code = 415, "unsupported_media_type"
+
+
+class NotALead(InvalidWebhook):
+    status, code = 422, "not_a_lead"
+
+
+class PoisonEvent(LeadflowError):
+    """A message no retry can fix: dead-letter it with this error and move on."""

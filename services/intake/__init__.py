@@ -1,0 +1,1 @@
+"""The intake: takes leads over HTTP, verifies and normalises them, publishes to the bus."""

@@ -1,0 +1,1 @@
+"""The qualifier: consumes leads.received, decides, publishes leads.routed."""

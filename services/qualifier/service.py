@@ -1,0 +1,74 @@
+"""Decode, decide (through the pure core), record, publish. Idempotent by event_id."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from connectors.bus import Bus, Message
+from connectors.store.sql import SqlStore
+from schemas.config import LeadflowConfig
+from schemas.events import TOPIC_ROUTED, LeadReceived, LeadRouted
+from services.core.briefing import briefing
+from services.core.routing import assign, match_rule
+from services.core.scoring import evaluate
+from services.errors import PoisonEvent
+from services.logs import get_logger
+
+GROUP = "leadflow-qualifier"
+
+
+class Qualifier:
+    def __init__(
+        self,
+        bus: Bus,
+        store: SqlStore,
+        config: Callable[[], LeadflowConfig],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._bus, self._store, self._config, self._clock = bus, store, config, clock
+        self._log = get_logger(consumer=GROUP)
+
+    async def handle(self, message: Message) -> None:
+        try:
+            received = LeadReceived.model_validate_json(message.value)
+        except ValidationError as exc:
+            raise PoisonEvent(f"not a LeadReceived event: {exc.error_count()} errors") from exc
+        # A redelivery republishes the decision already made, so a crash between recording
+        # and publishing loses nothing and the rotation does not advance twice.
+        routed = await self._store.decision_for_event(received.event_id)
+        if routed is None:
+            routed = await self.decide(received)
+            await self._store.record_decision(routed)
+        await self._bus.publish(TOPIC_ROUTED, message.key, routed.model_dump_json().encode(), message.headers)
+        self._log.info(
+            "lead_routed",
+            lead_id=routed.lead_id,
+            event_id=routed.event_id,
+            source=routed.lead.source,
+            status=routed.evaluation.status.value,
+            tier=routed.evaluation.tier,
+            rule_id=routed.routing.rule_id,
+            config_version=routed.config_version,
+        )
+
+    async def decide(self, received: LeadReceived) -> LeadRouted:
+        config = self._config()
+        evaluation = evaluate(received.lead, config.icp)
+        rule = match_rule(received.lead, evaluation, config.routing)
+        turn = await self._store.next_turn(rule.team) if rule.team else 0
+        routing = assign(rule, config.routing, turn)
+        return LeadRouted(
+            event_id=received.event_id,
+            lead_id=received.lead_id,
+            received_at=received.received_at,
+            decided_at=self._clock(),
+            config_version=config.version,
+            model_version=None,
+            lead=received.lead,
+            evaluation=evaluation,
+            routing=routing,
+            briefing=briefing(received.lead, evaluation, routing),
+        )

@@ -1,0 +1,144 @@
+"""The HTTP app every process serves: health for all, the lead API for the intake.
+
+Workers (qualifier, writer) run as tasks inside the app's lifespan, so one uvicorn server
+gives each process its probes and a clean shutdown on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from connectors.errors import BusUnavailable, ConnectorError
+from schemas.events import TOPIC_RECEIVED, TOPIC_ROUTED
+from services.bootstrap import Container, bootstrap
+from services.consumer import ConsumerLoop
+from services.errors import InvalidWebhook
+from services.intake.routes import ROUTES as INTAKE_ROUTES
+from services.logs import get_logger
+from services.qualifier.service import GROUP as QUALIFIER_GROUP
+from services.qualifier.service import Qualifier
+from services.settings import Settings
+from services.writer.service import GROUP as WRITER_GROUP
+from services.writer.service import Writer
+
+log = get_logger(component="web")
+
+Builder = Callable[[], Awaitable[Container]]
+
+
+def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop]:
+    loops = []
+    attempts = container.settings.consumer_max_attempts
+    if "qualifier" in roles:
+        qualifier = Qualifier(container.bus, container.store, container.current_config)
+        loops.append(
+            ConsumerLoop(
+                container.bus,
+                [TOPIC_RECEIVED],
+                QUALIFIER_GROUP,
+                qualifier.handle,
+                max_attempts=attempts,
+            )
+        )
+    if "writer" in roles:
+        writer = Writer(container.store, container.crm)
+        loops.append(
+            ConsumerLoop(container.bus, [TOPIC_ROUTED], WRITER_GROUP, writer.handle, max_attempts=attempts)
+        )
+    return loops
+
+
+def error(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return JSONResponse({"error": code, "detail": detail, **extra}, status_code=status, headers=headers)
+
+
+async def _invalid(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidWebhook)
+    log.info("request_refused", path=request.url.path, status=exc.status, error=exc.code)
+    return error(exc.status, exc.code, exc.detail, **exc.extra)
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("dependency_unavailable", path=request.url.path, error=exc.__class__.__name__)
+    what = "bus" if isinstance(exc, BusUnavailable) else "a dependency"
+    return error(503, "unavailable", f"{what} is unavailable; nothing was accepted, retry later")
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error(exc.status_code, code, str(exc.detail))
+
+
+async def _internal(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled", path=request.url.path)
+    return error(500, "internal", "unexpected error; it has been logged")
+
+
+async def healthz(_: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    container: Container = request.app.state.container
+    checks: dict[str, str] = {}
+    for name, part in (("bus", container.bus), ("store", container.store)):
+        try:
+            await asyncio.wait_for(part.ping(), 5)
+            checks[name] = "ok"
+        except (ConnectorError, TimeoutError) as exc:
+            checks[name] = f"unavailable: {exc.__class__.__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+def create_app(settings: Settings, roles: Sequence[str], build: Builder | None = None) -> Starlette:
+    """An app for ``roles`` (any of intake, qualifier, writer); ``build`` lets tests wire fakes."""
+    if "intake" in roles and settings.api_token is None:
+        raise SystemExit("LEADFLOW_API_TOKEN is not set: the lead API needs a bearer token")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        container = await (build() if build else bootstrap(settings))
+        app.state.container = container
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(loop.run(stop)) for loop in workers_for(container, roles)]
+        app.state.workers = tasks
+        log.info("started", roles=list(roles), bus=settings.bus, config_version=container.config.version)
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await container.close()
+            log.info("stopped", roles=list(roles))
+
+    routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    if "intake" in roles:
+        routes += INTAKE_ROUTES
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            InvalidWebhook: _invalid,
+            ConnectorError: _unavailable,
+            HTTPException: _http,
+            Exception: _internal,
+        },
+    )
+    app.state.api_token = settings.api_token.get_secret_value() if settings.api_token else ""
+    app.state.max_body_bytes = settings.max_body_bytes
+    return app
