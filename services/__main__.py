@@ -1,0 +1,5 @@
+"""`python -m services` is `leadflow`."""
+
+from services.cli import main
+
+main()

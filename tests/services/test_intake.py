@@ -1,0 +1,213 @@
+"""The lead API over real HTTP: each bad input gets its status and a JSON error, nothing published."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from connectors.bus.memory import MemoryBus
+from schemas.events import TOPIC_RECEIVED, LeadReceived
+from services.bootstrap import bootstrap
+from services.logs import configure
+from services.settings import Settings
+from services.web import create_app
+from tests.conftest import CONFIG_DIR
+from tests.servers import serve
+
+TOKEN = "test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+EXAMPLE = {
+    "email": "maria.lopez@acme-logistics.com",
+    "first_name": "Maria",
+    "last_name": "Lopez",
+    "title": "Head of Operations",
+    "phone": "+34 600 123 456",
+    "company": {
+        "name": "Acme Logistics",
+        "domain": "acme-logistics.com",
+        "employees": 150,
+        "industry": "Logistics",
+        "country": "ES",
+    },
+    "source": "web",
+    "message": "We need to automate billing for 40 depots.",
+    "activities": [{"type": "page_view", "url": "/pricing", "at": "2026-11-20T10:15:00Z"}],
+}
+
+
+@dataclass
+class Intake:
+    client: httpx.AsyncClient
+    bus: MemoryBus
+
+    def published(self) -> list[LeadReceived]:
+        return [LeadReceived.model_validate_json(v) for v in self.bus.values(TOPIC_RECEIVED)]
+
+
+@pytest.fixture
+async def intake(tmp_path: Path) -> AsyncIterator[Intake]:
+    settings = Settings(api_token=TOKEN, data_dir=tmp_path, config_dir=CONFIG_DIR, max_body_bytes=4096)
+    bus = MemoryBus()
+    app = create_app(settings, ("intake",), build=lambda: bootstrap(settings, bus=bus))
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        yield Intake(client, bus)
+
+
+async def test_accepts_the_example_lead_and_publishes_it(intake: Intake) -> None:
+    response = await intake.client.post("/v1/leads", json=EXAMPLE, headers=AUTH)
+    assert response.status_code == 202
+    body = response.json()
+    [event] = intake.published()
+    assert (event.event_id, event.lead_id) == (body["event_id"], body["lead_id"])
+    assert event.lead.person.email == EXAMPLE["email"]
+    assert event.lead.company.employees == 150
+    assert intake.bus.topics[TOPIC_RECEIVED][0].key == "maria.lopez@acme-logistics.com"
+
+
+async def test_extra_fields_are_kept_in_attributes(intake: Intake) -> None:
+    response = await intake.client.post("/v1/leads", json={**EXAMPLE, "utm_campaign": "q4"}, headers=AUTH)
+    assert response.status_code == 202
+    assert intake.published()[0].lead.attributes == {"utm_campaign": "q4"}
+
+
+async def test_idempotency_key_becomes_the_event_id(intake: Intake) -> None:
+    response = await intake.client.post(
+        "/v1/leads", json=EXAMPLE, headers={**AUTH, "Idempotency-Key": "form-42"}
+    )
+    assert response.json()["event_id"] == "form-42"
+
+
+def _assert_error(response: httpx.Response, status: int, code: str) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["error"] == code
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert "Traceback" not in response.text
+    return body
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}, {"Authorization": "Bearer"}],
+)
+async def test_missing_or_wrong_token_is_401(intake: Intake, headers: dict[str, str]) -> None:
+    _assert_error(await intake.client.post("/v1/leads", json=EXAMPLE, headers=headers), 401, "unauthorized")
+    assert intake.published() == []
+
+
+async def test_malformed_json_is_400(intake: Intake) -> None:
+    response = await intake.client.post(
+        "/v1/leads", content=b'{"email": ', headers={**AUTH, "Content-Type": "application/json"}
+    )
+    _assert_error(response, 400, "malformed")
+    assert intake.published() == []
+
+
+async def test_deeply_nested_json_is_400(intake: Intake) -> None:
+    body = "[" * 200 + "]" * 200
+    response = await intake.client.post(
+        "/v1/leads", content=body, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    _assert_error(response, 400, "malformed")
+
+
+async def test_wrong_content_type_is_415(intake: Intake) -> None:
+    response = await intake.client.post("/v1/leads", data={"email": "a@b.co"}, headers=AUTH)
+    _assert_error(response, 415, "unsupported_media_type")
+    assert intake.published() == []
+
+
+async def test_oversized_body_is_413_by_declared_length(intake: Intake) -> None:
+    big = {**EXAMPLE, "message": "x" * 5000}
+    _assert_error(await intake.client.post("/v1/leads", json=big, headers=AUTH), 413, "too_large")
+    assert intake.published() == []
+
+
+async def test_oversized_chunked_body_is_413(intake: Intake) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"email": "a@b.co", "message": "'
+        for _ in range(10):
+            yield b"x" * 1000
+        yield b'"}'
+
+    response = await intake.client.post(
+        "/v1/leads", content=chunks(), headers={**AUTH, "Content-Type": "application/json"}
+    )
+    _assert_error(response, 413, "too_large")
+    assert intake.published() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"first_name": "Nobody"}, "(body)"),
+        ({"email": "not-an-email"}, "person.email"),
+        ({"email": "a@b.co", "company": {"employees": -3}}, "company.employees"),
+        ({"email": "a@b.co", "activities": [{"url": "/x"}]}, "activities.0.type"),
+    ],
+)
+async def test_schema_violation_is_422_naming_the_field(
+    intake: Intake, body: dict[str, object], field: str
+) -> None:
+    response = await intake.client.post("/v1/leads", json=body, headers=AUTH)
+    error = _assert_error(response, 422, "not_a_lead")
+    assert field in [f["field"] for f in error["fields"]]  # type: ignore[index,union-attr]
+    assert intake.published() == []
+
+
+async def test_a_json_array_is_422(intake: Intake) -> None:
+    _assert_error(await intake.client.post("/v1/leads", json=[EXAMPLE], headers=AUTH), 422, "not_a_lead")
+
+
+async def test_bus_down_is_503_with_retry_after(intake: Intake) -> None:
+    intake.bus.available = False
+    response = await intake.client.post("/v1/leads", json=EXAMPLE, headers=AUTH)
+    _assert_error(response, 503, "unavailable")
+    assert response.headers["retry-after"]
+    ready = await intake.client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["bus"].startswith("unavailable")
+
+
+async def test_health_and_readiness(intake: Intake) -> None:
+    assert (await intake.client.get("/healthz")).json() == {"status": "ok"}
+    ready = await intake.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"bus": "ok", "store": "ok"}
+
+
+async def test_unknown_route_and_method_are_json(intake: Intake) -> None:
+    _assert_error(await intake.client.get("/nope"), 404, "not_found")
+    _assert_error(await intake.client.delete("/v1/leads", headers=AUTH), 405, "method_not_allowed")
+
+
+async def test_unknown_lead_is_404(intake: Intake) -> None:
+    _assert_error(await intake.client.get("/v1/leads/unknown", headers=AUTH), 404, "not_found")
+
+
+async def test_reading_leads_needs_the_token(intake: Intake) -> None:
+    _assert_error(await intake.client.get("/v1/leads"), 401, "unauthorized")
+
+
+@pytest.mark.parametrize("query", ["since=yesterday", "limit=0", "limit=abc", "colour=blue"])
+async def test_bad_list_query_is_400(intake: Intake, query: str) -> None:
+    _assert_error(await intake.client.get(f"/v1/leads?{query}", headers=AUTH), 400, "malformed")
+
+
+async def test_pii_never_reaches_the_log(intake: Intake, capsys: pytest.CaptureFixture[str]) -> None:
+    configure("info")
+    await intake.client.post("/v1/leads", json=EXAMPLE, headers=AUTH)
+    await intake.client.post(
+        "/v1/leads", json={"email": "not-an-email", "phone": "+34 600 123 456"}, headers=AUTH
+    )
+    logged = capsys.readouterr().err
+    assert "lead_accepted" in logged
+    assert "maria.lopez" not in logged and "600 123 456" not in logged
+    for line in filter(None, logged.splitlines()):
+        json.loads(line)

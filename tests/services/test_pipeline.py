@@ -1,0 +1,197 @@
+"""Qualifier, writer and the consume loop on the in-memory bus and a real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from connectors.bus.memory import MemoryBus
+from connectors.crm import WriteAction, WriteOutcome
+from connectors.crm.local import LocalCrm
+from connectors.errors import FatalConnectorError, RetriableConnectorError
+from connectors.store.engine import make_engine
+from connectors.store.sql import SqlStore
+from schemas.events import TOPIC_DLQ, TOPIC_RECEIVED, TOPIC_ROUTED, DeadLetter, LeadReceived, LeadRouted
+from schemas.lead import Lead, lead_id_for
+from services.config import load_config
+from services.consumer import ConsumerLoop
+from services.qualifier.service import Qualifier
+from services.writer.service import Writer
+from tests.conftest import CONFIG_DIR
+
+CONFIG = load_config(CONFIG_DIR)
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+
+def received(n: int, country: str = "ES") -> LeadReceived:
+    lead = Lead.model_validate(
+        {
+            "email": f"buyer{n}@freight.example",
+            "first_name": "Ana",
+            "title": "Head of Operations",
+            "company": {"name": "Freight", "employees": 150, "industry": "Logistics", "country": country},
+            "activities": [{"type": "demo_request"}],
+        }
+    )
+    return LeadReceived(event_id=f"ev-{n}", lead_id=lead_id_for(lead.identity), received_at=NOW, lead=lead)
+
+
+@dataclass
+class Pipeline:
+    bus: MemoryBus
+    store: SqlStore
+    crm: LocalCrm
+    qualifier: Qualifier
+    writer: Writer
+
+    async def publish(self, event: LeadReceived) -> None:
+        await self.bus.publish(TOPIC_RECEIVED, event.lead.identity, event.model_dump_json().encode())
+
+    def routed(self) -> list[LeadRouted]:
+        return [LeadRouted.model_validate_json(v) for v in self.bus.values(TOPIC_ROUTED)]
+
+
+@pytest.fixture
+async def pipeline(tmp_path: Path) -> AsyncIterator[Pipeline]:
+    store = SqlStore(make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"))
+    await store.start()
+    crm = LocalCrm(store.engine)
+    await crm.start()
+    bus = MemoryBus()
+    yield Pipeline(
+        bus, store, crm, Qualifier(bus, store, lambda: CONFIG, clock=lambda: NOW), Writer(store, crm)
+    )
+    await store.close()
+
+
+async def run_loop(loop: ConsumerLoop, until: object) -> None:
+    """Run a consume loop until ``until()`` is true (bounded by the test timeout)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.run(stop))
+    try:
+        while not until():  # type: ignore[operator]
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await task
+
+
+async def test_a_lead_is_decided_published_and_written(pipeline: Pipeline) -> None:
+    await pipeline.publish(received(1))
+    await pipeline.qualifier.handle(pipeline.bus.topics[TOPIC_RECEIVED][0])
+    [routed] = pipeline.routed()
+    assert routed.evaluation.status.value == "qualified"
+    assert routed.routing.rule_id == "emea" and routed.routing.owner == "ana.garcia"
+    assert routed.config_version == CONFIG.version and routed.decided_at == NOW
+
+    await pipeline.writer.handle(pipeline.bus.topics[TOPIC_ROUTED][0])
+    record = await pipeline.crm.record(routed.lead_id)
+    assert record is not None and (record["owner"], record["status"]) == ("ana.garcia", "qualified")
+    lead = await pipeline.store.get_lead(routed.lead_id)
+    assert lead is not None and lead["written_at"] is not None
+
+
+async def test_a_redelivered_event_is_decided_and_written_once(pipeline: Pipeline) -> None:
+    await pipeline.publish(received(1))
+    message = pipeline.bus.topics[TOPIC_RECEIVED][0]
+    for _ in range(3):
+        await pipeline.qualifier.handle(message)
+    routed = pipeline.routed()
+    # Republished each time (the publish may have been what failed), always the same decision.
+    assert len(routed) == 3 and len({r.model_dump_json() for r in routed}) == 1
+    assert await pipeline.store.count_decisions() == 1
+    assert await pipeline.store.next_turn("EMEA mid-market") == 1  # rotation advanced once
+    for message in pipeline.bus.topics[TOPIC_ROUTED]:
+        await pipeline.writer.handle(message)
+    assert await pipeline.crm.write_counts() == {routed[0].lead_id: 1}
+    assert await pipeline.crm.note_counts() == {routed[0].lead_id: 1}
+
+
+async def test_round_robin_takes_turns_within_the_team(pipeline: Pipeline) -> None:
+    for n in range(4):
+        await pipeline.publish(received(n))
+    for message in pipeline.bus.topics[TOPIC_RECEIVED]:
+        await pipeline.qualifier.handle(message)
+    assert [r.routing.owner for r in pipeline.routed()] == [
+        "ana.garcia",
+        "ben.dubois",
+        "clara.weber",
+        "ana.garcia",
+    ]
+
+
+async def test_a_locked_record_keeps_its_status_and_owner(pipeline: Pipeline) -> None:
+    first, second = received(1), received(1).model_copy(update={"event_id": "ev-again"})
+    for event in (first, second):
+        await pipeline.publish(event)
+    for message in pipeline.bus.topics[TOPIC_RECEIVED]:
+        await pipeline.qualifier.handle(message)
+    routed = pipeline.bus.topics[TOPIC_ROUTED]
+    await pipeline.writer.handle(routed[0])
+    await pipeline.crm.lock(first.lead_id)
+    await pipeline.writer.handle(routed[1])
+    record = await pipeline.crm.record(first.lead_id)
+    assert record is not None
+    assert record["owner"] == "ana.garcia"  # the second decision went to ben.dubois
+    assert record["last_event_id"] == "ev-again"  # score and briefing still written
+
+
+async def test_poison_goes_to_the_dlq_and_the_loop_moves_on(pipeline: Pipeline) -> None:
+    await pipeline.bus.publish(TOPIC_RECEIVED, "k", b"{not json")
+    await pipeline.publish(received(2))
+    loop = ConsumerLoop(pipeline.bus, [TOPIC_RECEIVED], "g", pipeline.qualifier.handle)
+    await run_loop(loop, lambda: pipeline.bus.committed.get(("g", TOPIC_RECEIVED)) == 2)
+    [letter] = [DeadLetter.model_validate_json(v) for v in pipeline.bus.values(TOPIC_DLQ)]
+    assert letter.topic == TOPIC_RECEIVED and letter.value == "{not json" and letter.key == "k"
+    assert letter.error.startswith("PoisonEvent: not a LeadReceived event")
+    assert len(pipeline.routed()) == 1
+
+
+class FlakyCrm:
+    """A CRM that fails a set number of times with a given error before it succeeds."""
+
+    name = "flaky"
+
+    def __init__(self, failures: int, error: type[Exception]) -> None:
+        self.failures, self.error, self.calls = failures, error, 0
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def write(self, routed: LeadRouted) -> WriteOutcome:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error("crm said no")
+        return WriteOutcome(self.name, routed.lead_id, WriteAction.CREATED)
+
+
+@pytest.mark.parametrize(
+    ("failures", "error", "calls", "dead"),
+    [
+        (2, RetriableConnectorError, 3, 0),  # retried, then written
+        (99, RetriableConnectorError, 3, 1),  # retries exhausted: dead-lettered
+        (99, FatalConnectorError, 1, 1),  # no retry for a fatal error
+    ],
+)
+async def test_writer_retries_then_dead_letters(
+    pipeline: Pipeline, failures: int, error: type[Exception], calls: int, dead: int
+) -> None:
+    await pipeline.publish(received(1))
+    await pipeline.qualifier.handle(pipeline.bus.topics[TOPIC_RECEIVED][0])
+    crm = FlakyCrm(failures, error)
+    loop = ConsumerLoop(pipeline.bus, [TOPIC_ROUTED], "w", Writer(pipeline.store, crm).handle, max_attempts=3)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(run_loop(loop, lambda: ("w", TOPIC_ROUTED) in pipeline.bus.committed), 30)
+    assert crm.calls == calls
+    letters = pipeline.bus.values(TOPIC_DLQ)
+    assert len(letters) == dead
+    if dead:
+        assert json.loads(letters[0])["error"] == f"{error.__name__}: crm said no"
