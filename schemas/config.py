@@ -6,13 +6,33 @@ loads into these models is safe to deploy.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Keyword = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1)]
-Country = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$")]
+
+
+def _upper(value: Any) -> Any:
+    # Before the pattern check: pydantic checks a pattern before its own to_upper.
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+Country = Annotated[str, BeforeValidator(_upper), StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+# Passed as validation context by the config loader, which reports cross-reference problems
+# itself, one per offending rule with its line, instead of one joined model-level error.
+DEFER_CROSS_CHECKS = "defer_cross_checks"
 
 
 class Strict(BaseModel):
@@ -82,7 +102,7 @@ class Weights(Strict):
 class Scoring(Strict):
     weights: Weights = Weights()
     # Points per activity type (and for a written message); engagement is capped at 100.
-    engagement_points: dict[Keyword, int] = Field(default_factory=dict)
+    engagement_points: dict[Keyword, NonNegativeInt] = Field(default_factory=dict)
     pricing_page_points: int = Field(default=0, ge=0, le=100)
     message_points: int = Field(default=0, ge=0, le=100)
     qualified_min_score: int = Field(default=70, ge=0, le=100)
@@ -154,22 +174,33 @@ class RoutingConfig(Strict):
     rules: tuple[Rule, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _coherent(self) -> RoutingConfig:
-        teams = {t.name for t in self.teams}
-        problems = [
-            f"rule '{r.id}' names unknown team '{r.team}'"
-            for r in self.rules
-            if r.team and r.team not in teams
-        ]
-        ids = [r.id for r in self.rules]
-        problems += [
-            f"rule id '{i}' is used more than once" for i in sorted({i for i in ids if ids.count(i) > 1})
-        ]
-        if not self.rules[-1].when.is_catch_all:
-            problems.append("the last rule must be a fallback with no 'when' condition")
+    def _coherent(self, info: ValidationInfo) -> RoutingConfig:
+        if info.context and info.context.get(DEFER_CROSS_CHECKS):
+            return self
+        problems = self.cross_check()
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("; ".join(message for _, message in problems))
         return self
+
+    def cross_check(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems that span rules and teams, each with the location of the rule at fault."""
+        teams = {t.name for t in self.teams}
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        seen: set[str] = set()
+        for i, rule in enumerate(self.rules):
+            if rule.team and rule.team not in teams:
+                problems.append((("rules", i, "team"), f"rule '{rule.id}' names unknown team '{rule.team}'"))
+            if rule.id in seen:
+                problems.append((("rules", i, "id"), f"rule id '{rule.id}' is used more than once"))
+            seen.add(rule.id)
+        if not self.rules[-1].when.is_catch_all:
+            problems.append(
+                (
+                    ("rules", len(self.rules) - 1, "when"),
+                    "the last rule must be a fallback with no 'when' condition",
+                )
+            )
+        return problems
 
     def team(self, name: str) -> Team:
         return next(t for t in self.teams if t.name == name)

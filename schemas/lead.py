@@ -105,6 +105,13 @@ class Lead(Frozen):
         for key in _PERSON_FIELDS:
             if key in data:
                 person.setdefault(key, data.pop(key))
+        # Many forms have one "name" field: split it rather than lose it.
+        full_name = data.pop("name", None) or person.pop("name", None)
+        if isinstance(full_name, str) and full_name.strip():
+            first, _, last = full_name.strip().partition(" ")
+            person.setdefault("first_name", first)
+            if last.strip():
+                person.setdefault("last_name", last.strip())
         if isinstance(data.get("company"), str):
             data["company"] = {"name": data["company"]}
         extras = {k: data.pop(k) for k in list(data) if k not in _LEAD_FIELDS}

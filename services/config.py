@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from schemas.config import IcpConfig, LeadflowConfig, RoutingConfig
+from schemas.config import DEFER_CROSS_CHECKS, IcpConfig, LeadflowConfig, RoutingConfig
 
 FILES: dict[str, type[BaseModel]] = {"icp.yaml": IcpConfig, "routing.yaml": RoutingConfig}
 
@@ -63,37 +63,66 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
-def _load_file(path: Path, model: type[BaseModel]) -> tuple[BaseModel | None, list[Problem]]:
+def _load_file(
+    path: Path, model: type[BaseModel]
+) -> tuple[BaseModel | None, list[Problem], yaml.Node | None]:
     name = path.name
     if not path.exists():
-        return None, [Problem(name, None, "", "file is missing")]
+        return None, [Problem(name, None, "", "file is missing")], None
     text = path.read_text()
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        return None, [Problem(name, mark.line + 1 if mark else None, "", f"not valid YAML: {exc}")]
+        return None, [Problem(name, mark.line + 1 if mark else None, "", f"not valid YAML: {exc}")], None
     try:
-        return model.model_validate(data if data is not None else {}), []
+        loaded = model.model_validate(data if data is not None else {}, context={DEFER_CROSS_CHECKS: True})
     except ValidationError as exc:
-        return None, [
-            Problem(
-                name,
-                _line_of(node, tuple(err["loc"])),
-                ".".join(str(p) for p in err["loc"]),
-                err["msg"].removeprefix("Value error, "),
-            )
-            for err in exc.errors()
+        errors = exc.errors()
+        # When every item of a required list fails, pydantic also says the list is empty: noise.
+        deeper = [tuple(e["loc"]) for e in errors if e["type"] != "too_short"]
+
+        def noise(e: Any) -> bool:
+            loc = tuple(e["loc"])
+            return e["type"] == "too_short" and any(d[: len(loc)] == loc for d in deeper)
+
+        errors = [e for e in errors if not noise(e)]
+        problems = [
+            _problem(name, node, tuple(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in errors
         ]
+        return None, problems, node
+    found = loaded.cross_check() if isinstance(loaded, RoutingConfig) else []
+    return (None if found else loaded), [_problem(name, node, loc, message) for loc, message in found], node
+
+
+def _problem(name: str, node: yaml.Node | None, loc: tuple[int | str, ...], message: str) -> Problem:
+    return Problem(name, _line_of(node, loc), ".".join(str(p) for p in loc), message)
+
+
+def _cross_file(icp: IcpConfig, routing: RoutingConfig, node: yaml.Node | None) -> list[Problem]:
+    """Routing rules may only name verticals that icp.yaml defines."""
+    known = {v.name for v in icp.verticals}
+    return [
+        _problem(
+            "routing.yaml",
+            node,
+            ("rules", i, "when", "verticals"),
+            f"unknown vertical '{name}' (not in icp.yaml)",
+        )
+        for i, rule in enumerate(routing.rules)
+        for name in rule.when.verticals
+        if name not in known
+    ]
 
 
 def load_config(directory: Path) -> LeadflowConfig:
     """Read and validate every config file; raise ConfigError listing all problems at once."""
     loaded: dict[str, BaseModel] = {}
+    nodes: dict[str, yaml.Node | None] = {}
     problems: list[Problem] = []
     for name, model in FILES.items():
-        result, found = _load_file(directory / name, model)
+        result, found, nodes[name] = _load_file(directory / name, model)
         problems += found
         if result is not None:
             loaded[name] = result
@@ -101,4 +130,7 @@ def load_config(directory: Path) -> LeadflowConfig:
         raise ConfigError(problems)
     icp, routing = loaded["icp.yaml"], loaded["routing.yaml"]
     assert isinstance(icp, IcpConfig) and isinstance(routing, RoutingConfig)
+    problems = _cross_file(icp, routing, nodes["routing.yaml"])
+    if problems:
+        raise ConfigError(problems)
     return LeadflowConfig(version=config_version(directory), icp=icp, routing=routing)

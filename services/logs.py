@@ -44,21 +44,46 @@ class _StderrLogger:
 
 
 def configure(level: str = "info") -> None:
+    """JSON lines on stderr for our logs and for the libraries' (uvicorn, aiokafka) alike."""
     numeric = logging.getLevelName(level.upper())
-    logging.basicConfig(stream=sys.stderr, format="%(message)s", level=numeric)
+    numeric = numeric if isinstance(numeric, int) else logging.INFO
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        _redact_pii,
+    ]
+    handler = logging.StreamHandler(_CurrentStderr())
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *shared[3:],
+                        structlog.processors.JSONRenderer()],
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared[:3]],
+        )
+    )  # fmt: skip
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(numeric)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            _redact_pii,
-            structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(numeric if isinstance(numeric, int) else 20),
+        processors=[*shared, structlog.processors.JSONRenderer()],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=lambda *_: _StderrLogger(),
         cache_logger_on_first_use=True,
     )
+
+
+class _CurrentStderr:
+    """A stream that is always the current sys.stderr."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def get_logger(**bound: Any) -> Any:

@@ -17,17 +17,27 @@ def _has_word(haystack: str, keyword: str) -> bool:
     return re.search(rf"\b{re.escape(_norm(keyword))}\b", haystack) is not None
 
 
-def _vertical_misses(company: Company, vertical: Vertical) -> list[str]:
-    """What about the company rules out this vertical (empty: it fits)."""
-    misses = []
-    industry = _norm(company.industry)
-    if vertical.industries and not any(_has_word(industry, i) for i in vertical.industries):
-        misses.append(f"industry '{company.industry}' is not one of {', '.join(vertical.industries)}")
-    if company.employees not in vertical.employees:
-        misses.append(f"{company.employees} employees is outside {vertical.employees.describe()}")
-    if vertical.countries and (company.country or "").upper() not in vertical.countries:
-        misses.append(f"country {company.country} is not in {', '.join(vertical.countries)}")
-    return misses
+def _vertical_misses(company: Company, vertical: Vertical) -> tuple[list[str], list[str]]:
+    """What rules this vertical out, and which fields it asks about that the company lacks."""
+    misses: list[str] = []
+    unknown: list[str] = []
+    if vertical.industries:
+        industry = _norm(company.industry)
+        if company.industry is None:
+            unknown.append("industry")
+        elif not any(_has_word(industry, i) for i in vertical.industries):
+            misses.append(f"industry '{company.industry}' is not one of {', '.join(vertical.industries)}")
+    if vertical.employees.min is not None or vertical.employees.max is not None:
+        if company.employees is None:
+            unknown.append("employees")
+        elif company.employees not in vertical.employees:
+            misses.append(f"{company.employees} employees is outside {vertical.employees.describe()}")
+    if vertical.countries:
+        if company.country is None:
+            unknown.append("country")
+        elif company.country.upper() not in vertical.countries:
+            misses.append(f"country {company.country} is not in {', '.join(vertical.countries)}")
+    return misses, unknown
 
 
 def _describe_fit(company: Company, vertical: Vertical) -> str:
@@ -41,55 +51,51 @@ def _describe_fit(company: Company, vertical: Vertical) -> str:
 
 
 def icp_fit(company: Company, verticals: tuple[Vertical, ...]) -> FitResult:
-    """Yes when a vertical matches, no when every vertical is ruled out, else inconclusive."""
-    missing = tuple(
-        field
-        for field, value in (
-            ("industry", company.industry),
-            ("employees", company.employees),
-            ("country", company.country),
-        )
-        if value is None
-    )
-    if missing:
+    """Yes when a vertical matches; no when what we know rules out every vertical;
+    inconclusive when a vertical could still match but a field it needs is missing."""
+    judged = [(vertical, *_vertical_misses(company, vertical)) for vertical in verticals]
+    for vertical, misses, unknown in judged:
+        if not misses and not unknown:
+            return FitResult(status=Fit.YES, matched=vertical.name, reason=_describe_fit(company, vertical))
+    possible = [(vertical, unknown) for vertical, misses, unknown in judged if not misses]
+    if possible:
+        missing = tuple(f for f in ("industry", "employees", "country") if any(f in u for _, u in possible))
+        names = ", ".join(f"'{v.name}'" for v, _ in possible[:3])
         return FitResult(
             status=Fit.INCONCLUSIVE,
-            reason=f"cannot judge company fit without {', '.join(missing)}",
+            reason=f"could fit {names}, but {', '.join(missing)} unknown",
             missing=missing,
         )
-    closest: tuple[Vertical, list[str]] | None = None
-    for vertical in verticals:
-        misses = _vertical_misses(company, vertical)
-        if not misses:
-            return FitResult(status=Fit.YES, matched=vertical.name, reason=_describe_fit(company, vertical))
-        if closest is None or len(misses) < len(closest[1]):
-            closest = (vertical, misses)
-    assert closest is not None  # verticals is never empty (config validation)
-    vertical, misses = closest
+    vertical, misses, _ = min(judged, key=lambda j: len(j[1]))
     return FitResult(
-        status=Fit.NO,
-        reason=f"no vertical fits; closest '{vertical.name}': {'; '.join(misses)}",
+        status=Fit.NO, reason=f"no vertical fits; closest '{vertical.name}': {'; '.join(misses)}"
     )
 
 
 def persona_fit(person: Person, personas: tuple[Persona, ...]) -> FitResult:
-    """Yes when the title names a persona's function (and seniority, where one is asked for)."""
+    """Yes when the title names a persona's function (and seniority, where one is asked for).
+
+    Every persona is tried: a title too junior for one may still fit another.
+    """
     if not person.title:
         return FitResult(status=Fit.INCONCLUSIVE, reason="no job title given", missing=("title",))
     title = _norm(person.title)
+    too_junior: Persona | None = None
     for persona in personas:
-        function = next((k for k in persona.title_keywords if _has_word(title, k)), None)
-        if function is None:
+        if not any(_has_word(title, k) for k in persona.title_keywords):
             continue
         if persona.seniority_keywords and not any(_has_word(title, s) for s in persona.seniority_keywords):
-            return FitResult(
-                status=Fit.NO,
-                matched=persona.name,
-                reason=f"'{person.title}' is in {persona.name}'s function but not senior enough",
-            )
+            too_junior = too_junior or persona
+            continue
         return FitResult(
             status=Fit.YES,
             matched=persona.name,
             reason=f"'{person.title}' matches persona '{persona.name}'",
+        )
+    if too_junior is not None:
+        return FitResult(
+            status=Fit.NO,
+            matched=too_junior.name,
+            reason=f"'{person.title}' is in {too_junior.name}'s function but not senior enough",
         )
     return FitResult(status=Fit.NO, reason=f"'{person.title}' matches no buyer persona")

@@ -38,7 +38,8 @@ def _status(icp: FitResult, persona: FitResult, score: int, scoring: Scoring) ->
         return Status.POTENTIAL
     if icp.status is Fit.INCONCLUSIVE:
         return Status.INSUFFICIENT_INFO
-    if score >= scoring.qualified_min_score:
+    if score >= scoring.qualified_min_score and persona.status is not Fit.NO:
+        # Engagement alone never qualifies someone who is not a buyer (a student, an intern).
         return Status.QUALIFIED
     if score >= scoring.potential_min_score:
         return Status.POTENTIAL
