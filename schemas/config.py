@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.sources import SourcesConfig
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Keyword = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1)]
 
@@ -212,3 +214,4 @@ class LeadflowConfig(Strict):
     version: str
     icp: IcpConfig
     routing: RoutingConfig
+    sources: SourcesConfig = SourcesConfig()

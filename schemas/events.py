@@ -29,7 +29,22 @@ class Event(BaseModel):
 class LeadReceived(Event):
     type: Literal["lead.received"] = "lead.received"
     received_at: AwareDatetime
+    # The sender's own id for this delivery (HubSpot eventId, Salesforce Notification Id...).
+    source_event_id: str | None = None
     lead: Lead
+
+
+class LeadFeedback(Event):
+    """A person changed something on a lead in the CRM (status, lifecycle stage, won/lost)."""
+
+    type: Literal["lead.feedback"] = "lead.feedback"
+    received_at: AwareDatetime
+    source: str
+    source_event_id: str | None = None
+    object_id: str
+    property: str
+    value: str | None
+    occurred_at: AwareDatetime | None = None
 
 
 class LeadRouted(Event):

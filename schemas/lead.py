@@ -122,8 +122,12 @@ class Lead(Frozen):
 
     @model_validator(mode="after")
     def _needs_a_way_to_reach(self) -> Lead:
-        if not (self.person.email or self.person.phone or self.company.name or self.company.domain):
-            raise ValueError("a lead needs an email, a phone or a company (name or domain)")
+        reachable = self.person.email or self.person.phone or self.company.name or self.company.domain
+        # A bare record id is enough when the source can be asked for the rest (a HubSpot contact).
+        if not (reachable or self.source_record_id):
+            raise ValueError(
+                "a lead needs an email, a phone, a company (name or domain) or a source record id"
+            )
         return self
 
     @property

@@ -39,7 +39,7 @@ def _settings(**overrides: Any) -> Settings:
         "config_dir": overrides.pop("config", None),
         "kafka_bootstrap": overrides.pop("bootstrap", None),
     }
-    return Settings(**{k: v for k, v in {**overrides, **mapped}.items() if v is not None})
+    return Settings.load(**{k: v for k, v in {**overrides, **mapped}.items() if v is not None})
 
 
 def _serve(settings: Settings, roles: tuple[str, ...]) -> None:

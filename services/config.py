@@ -15,8 +15,14 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from schemas.config import DEFER_CROSS_CHECKS, IcpConfig, LeadflowConfig, RoutingConfig
+from schemas.sources import SourcesConfig
 
-FILES: dict[str, type[BaseModel]] = {"icp.yaml": IcpConfig, "routing.yaml": RoutingConfig}
+FILES: dict[str, type[BaseModel]] = {
+    "icp.yaml": IcpConfig,
+    "routing.yaml": RoutingConfig,
+    "sources.yaml": SourcesConfig,
+}
+OPTIONAL = {"sources.yaml"}  # without it only the /v1/leads API takes leads
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,8 @@ def _load_file(
 ) -> tuple[BaseModel | None, list[Problem], yaml.Node | None]:
     name = path.name
     if not path.exists():
+        if name in OPTIONAL:
+            return model(), [], None
         return None, [Problem(name, None, "", "file is missing")], None
     text = path.read_text()
     try:
@@ -128,9 +136,10 @@ def load_config(directory: Path) -> LeadflowConfig:
             loaded[name] = result
     if problems:
         raise ConfigError(problems)
-    icp, routing = loaded["icp.yaml"], loaded["routing.yaml"]
+    icp, routing, sources = loaded["icp.yaml"], loaded["routing.yaml"], loaded["sources.yaml"]
     assert isinstance(icp, IcpConfig) and isinstance(routing, RoutingConfig)
+    assert isinstance(sources, SourcesConfig)
     problems = _cross_file(icp, routing, nodes["routing.yaml"])
     if problems:
         raise ConfigError(problems)
-    return LeadflowConfig(version=config_version(directory), icp=icp, routing=routing)
+    return LeadflowConfig(version=config_version(directory), icp=icp, routing=routing, sources=sources)

@@ -13,10 +13,13 @@ class InvalidWebhook(LeadflowError):
     status = 400
     code = "malformed"
 
-    def __init__(self, detail: str, extra: dict[str, object] | None = None) -> None:
+    def __init__(
+        self, detail: str, extra: dict[str, object] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra or {}
+        self.headers = headers or {}
 
 
 class Malformed(InvalidWebhook):
@@ -25,6 +28,22 @@ class Malformed(InvalidWebhook):
 
 class Unauthorized(InvalidWebhook):
     status, code = 401, "unauthorized"
+
+
+class Forbidden(InvalidWebhook):
+    status, code = 403, "forbidden"
+
+
+class NotFound(InvalidWebhook):
+    status, code = 404, "not_found"
+
+
+class Replayed(InvalidWebhook):
+    status, code = 409, "replayed"
+
+
+class RateLimited(InvalidWebhook):
+    status, code = 429, "rate_limited"
 
 
 class TooLarge(InvalidWebhook):

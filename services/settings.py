@@ -1,9 +1,14 @@
-"""Process settings: the one place the environment is read (LEADFLOW_* variables)."""
+"""Process settings: the one place the environment is read (LEADFLOW_* variables).
+
+Secrets come from the environment or, where LEADFLOW_SECRETS_DIR names a directory (Docker and
+Kubernetes secrets), from one file per setting there, named like the field (`hubspot_client_secret`).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +30,24 @@ class Settings(BaseSettings):
     log_level: str = "info"
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     consumer_max_attempts: int = Field(default=5, ge=1)
+
+    # Per-source webhook secrets. Never in YAML, never logged.
+    hubspot_client_secret: SecretStr | None = None
+    mailgun_signing_key: SecretStr | None = None
+    sendgrid_secret: SecretStr | None = None  # SendGrid Inbound Parse is unsigned: a shared secret
+    email_secret: SecretStr | None = None  # raw MIME posts
+    linkedin_client_secret: SecretStr | None = None
+    typeform_secret: SecretStr | None = None
+    # Standard Webhooks: source name -> space-separated active secrets ("whsec_new whsec_old").
+    standard_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Settings from the environment (and LEADFLOW_SECRETS_DIR), with ``overrides`` on top."""
+        secrets_dir = os.environ.get("LEADFLOW_SECRETS_DIR")
+        if secrets_dir:
+            return cls(_secrets_dir=secrets_dir, **overrides)
+        return cls(**overrides)
 
     @property
     def store_url(self) -> str:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,7 +24,10 @@ from schemas.events import TOPIC_RECEIVED, TOPIC_ROUTED
 from services.bootstrap import Container, bootstrap
 from services.consumer import ConsumerLoop
 from services.errors import InvalidWebhook
+from services.intake.publish import Publisher
+from services.intake.ratelimit import RateLimiter
 from services.intake.routes import ROUTES as INTAKE_ROUTES
+from services.intake.webhooks import ROUTES as WEBHOOK_ROUTES
 from services.logs import get_logger
 from services.qualifier.service import GROUP as QUALIFIER_GROUP
 from services.qualifier.service import Qualifier
@@ -65,7 +70,9 @@ def error(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidWebhook)
     log.info("request_refused", path=request.url.path, status=exc.status, error=exc.code)
-    return error(exc.status, exc.code, exc.detail, **exc.extra)
+    response = error(exc.status, exc.code, exc.detail, **exc.extra)
+    response.headers.update(exc.headers)
+    return response
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -114,6 +121,7 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         container = await (build() if build else bootstrap(settings))
         app.state.container = container
+        app.state.publisher = Publisher(container.bus, container.store)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(loop.run(stop)) for loop in workers_for(container, roles)]
         app.state.workers = tasks
@@ -128,7 +136,7 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
 
     routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
     if "intake" in roles:
-        routes += INTAKE_ROUTES
+        routes += INTAKE_ROUTES + WEBHOOK_ROUTES
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
@@ -141,4 +149,9 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
     )
     app.state.api_token = settings.api_token.get_secret_value() if settings.api_token else ""
     app.state.max_body_bytes = settings.max_body_bytes
+    app.state.settings = settings
+    app.state.rate_limiter = RateLimiter()
+    # Clocks are state so tests can move time: wall time for signatures, monotonic for rates.
+    app.state.clock = lambda: datetime.now(UTC)
+    app.state.monotonic = time.monotonic
     return app

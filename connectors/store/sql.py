@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    delete,
     func,
     select,
     text,
@@ -72,6 +74,23 @@ rotation = Table(
     Column("pool", String(200), primary_key=True),
     Column("turn", Integer, nullable=False),
 )
+
+
+# Deliveries the intake has taken, by the sender's own event id: dedupe for at least 3 days.
+inbound = Table(
+    "inbound_events",
+    metadata,
+    Column("source", String(100), primary_key=True),
+    Column("event_id", String(200), primary_key=True),
+    Column("state", String(10), nullable=False),  # pending (being published) | published
+    Column("claimed_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+
+class Claim(StrEnum):
+    NEW = "new"  # publish it, then confirm
+    DUPLICATE = "duplicate"  # already published: answer as the sender expects for a repeat
+    IN_PROGRESS = "in_progress"  # another replica is publishing it right now
 
 
 @dataclass(frozen=True)
@@ -208,6 +227,62 @@ class SqlStore:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [{k: _as_utc(v) for k, v in row.items()} for row in rows]
+
+    async def claim_inbound(self, source: str, event_id: str, now: datetime, stale: timedelta) -> Claim:
+        """Claim a delivery before publishing it. A pending claim older than ``stale`` belonged
+        to a process that died mid-publish: it is taken over, so the sender's retry is not lost."""
+        async with self.engine.begin() as conn:
+            inserted = await conn.execute(
+                self._insert(inbound)
+                .values(source=source, event_id=event_id, state="pending", claimed_at=now)
+                .on_conflict_do_nothing(index_elements=["source", "event_id"])
+            )
+            if inserted.rowcount == 1:
+                return Claim.NEW
+            row = (
+                await conn.execute(
+                    select(inbound.c.state, inbound.c.claimed_at).where(
+                        inbound.c.source == source, inbound.c.event_id == event_id
+                    )
+                )
+            ).first()
+            if row is None:  # released between our insert and select: try again later
+                return Claim.IN_PROGRESS
+            if row.state == "published":
+                return Claim.DUPLICATE
+            taken = await conn.execute(
+                update(inbound)
+                .where(
+                    inbound.c.source == source,
+                    inbound.c.event_id == event_id,
+                    inbound.c.state == "pending",
+                    inbound.c.claimed_at < now - stale,
+                )
+                .values(claimed_at=now)
+            )
+            return Claim.NEW if taken.rowcount == 1 else Claim.IN_PROGRESS
+
+    async def confirm_inbound(self, source: str, event_id: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(inbound)
+                .where(inbound.c.source == source, inbound.c.event_id == event_id)
+                .values(state="published")
+            )
+
+    async def release_inbound(self, source: str, event_id: str) -> None:
+        """Publishing failed: forget the claim so the sender's retry is taken."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                delete(inbound).where(
+                    inbound.c.source == source, inbound.c.event_id == event_id, inbound.c.state == "pending"
+                )
+            )
+
+    async def prune_inbound(self, before: datetime) -> int:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(inbound).where(inbound.c.claimed_at < before))
+        return int(result.rowcount or 0)
 
     async def count_decisions(self) -> int:
         async with self.engine.connect() as conn:

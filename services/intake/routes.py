@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import hmac
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.store.sql import LeadFilter
-from schemas.events import TOPIC_RECEIVED, LeadReceived
-from schemas.lead import Lead, lead_id_for, utc_iso
-from services.errors import Malformed, NotALead, Unauthorized
+from schemas.lead import utc_iso
+from services.errors import Malformed, Unauthorized
 from services.intake.body import parse_json, read_body, require_json
-from services.logs import get_logger
-
-log = get_logger(component="intake")
+from services.intake.publish import Outcome, lead_inbound
+from services.intake.respond import parse_lead, publish_all
 
 LEAD_KEYS = (
     "lead_id", "event_id", "source", "status", "tier", "score", "reasons", "owner", "team", "queue",
@@ -37,34 +33,17 @@ def authenticate(request: Request) -> None:
         raise Unauthorized("the bearer token is not valid")
 
 
-def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
-    return [
-        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
-        for err in exc.errors(include_url=False, include_input=False)
-    ]
-
-
 async def post_lead(request: Request) -> JSONResponse:
     authenticate(request)
     require_json(request)
     data = parse_json(await read_body(request, request.app.state.max_body_bytes))
-    if not isinstance(data, dict):
-        raise NotALead("a lead is a JSON object")
-    try:
-        lead = Lead.model_validate(data)
-    except ValidationError as exc:
-        errors = _field_errors(exc)
-        raise NotALead(
-            "; ".join(f"{e['field']}: {e['message']}" for e in errors), {"fields": errors}
-        ) from exc
-    # A client may set Idempotency-Key so that its retries are decided once.
-    event_id = request.headers.get("idempotency-key", "").strip()[:200] or str(uuid.uuid4())
-    lead_id = lead_id_for(lead.identity or f"event:{event_id}")
-    event = LeadReceived(event_id=event_id, lead_id=lead_id, received_at=datetime.now(UTC), lead=lead)
-    container = request.app.state.container
-    await container.bus.publish(TOPIC_RECEIVED, lead.identity or lead_id, event.model_dump_json().encode())
-    log.info("lead_accepted", lead_id=lead_id, event_id=event_id, source=lead.source)
-    return JSONResponse({"event_id": event_id, "lead_id": lead_id}, status_code=202)
+    lead = parse_lead(data, default_source="api")
+    # A client may set Idempotency-Key so that its retries are published (and decided) once.
+    key = request.headers.get("idempotency-key", "").strip()[:150] or None
+    item = lead_inbound("api", key, lead, request.app.state.clock())
+    [(_, outcome)] = await publish_all(request, [item])
+    status = 202 if outcome is Outcome.PUBLISHED else 200
+    return JSONResponse({"event_id": item.event.event_id, "lead_id": item.event.lead_id}, status_code=status)
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,113 @@
+"""Publish each delivery at most once per sender event id, and answer only once it is durable.
+
+Dedupe has two layers: concurrent repeats inside this process wait for the first one's outcome;
+across replicas a claim row in the store decides (see SqlStore.claim_inbound).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from connectors.bus import Bus
+from connectors.store.sql import Claim, SqlStore
+from schemas.events import TOPIC_FEEDBACK, TOPIC_RECEIVED, LeadFeedback, LeadReceived
+from schemas.lead import Lead, lead_id_for
+from services.errors import Replayed
+from services.logs import get_logger
+
+log = get_logger(component="intake")
+
+# A claim left pending this long belonged to a process that died while publishing.
+STALE_CLAIM = timedelta(seconds=30)
+
+
+class Outcome(StrEnum):
+    PUBLISHED = "published"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One event a delivery asks us to publish."""
+
+    source: str
+    source_event_id: str | None  # None: the sender gives no id (a browser form): no dedupe
+    topic: str
+    key: str
+    event: LeadReceived | LeadFeedback
+
+
+def lead_inbound(source: str, source_event_id: str | None, lead: Lead, now: datetime) -> Inbound:
+    event_id = f"{source}:{source_event_id}" if source_event_id else str(uuid.uuid4())
+    lead_id = lead_id_for(lead.identity or f"event:{event_id}")
+    event = LeadReceived(
+        event_id=event_id, lead_id=lead_id, received_at=now, source_event_id=source_event_id, lead=lead
+    )
+    return Inbound(source, source_event_id, TOPIC_RECEIVED, lead.identity or lead_id, event)
+
+
+def feedback_inbound(event: LeadFeedback) -> Inbound:
+    return Inbound(event.source, event.source_event_id, TOPIC_FEEDBACK, event.lead_id, event)
+
+
+class Publisher:
+    def __init__(self, bus: Bus, store: SqlStore) -> None:
+        self._bus, self._store = bus, store
+        self._inflight: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
+
+    async def publish(self, item: Inbound, now: datetime) -> Outcome:
+        """Raises BusUnavailable (answer 503) or Replayed when another replica holds the event."""
+        if item.source_event_id is None:
+            await self._send(item)
+            return Outcome.PUBLISHED
+        key = (item.source, item.source_event_id)
+        running = self._inflight.get(key)
+        if running is not None:
+            try:
+                await asyncio.shield(running)
+                return Outcome.DUPLICATE
+            except Exception:  # noqa: S110 - the first attempt failed: this one tries afresh
+                pass
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            outcome = await self._claim_and_send(item, now)
+            future.set_result(outcome)
+            return outcome
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise nothing, they retry
+            raise
+        finally:
+            self._inflight.pop(key, None)
+
+    async def _claim_and_send(self, item: Inbound, now: datetime) -> Outcome:
+        assert item.source_event_id is not None
+        claim = await self._store.claim_inbound(item.source, item.source_event_id, now, STALE_CLAIM)
+        if claim is Claim.DUPLICATE:
+            log.info("duplicate", source=item.source, event_id=item.event.event_id, outcome="duplicate")
+            return Outcome.DUPLICATE
+        if claim is Claim.IN_PROGRESS:
+            raise Replayed(f"event '{item.source_event_id}' is being accepted right now; retry shortly")
+        try:
+            await self._send(item)
+        except BaseException:
+            await self._store.release_inbound(item.source, item.source_event_id)
+            raise
+        await self._store.confirm_inbound(item.source, item.source_event_id)
+        return Outcome.PUBLISHED
+
+    async def _send(self, item: Inbound) -> None:
+        await self._bus.publish(item.topic, item.key, item.event.model_dump_json().encode())
+        log.info(
+            "accepted",
+            source=item.source,
+            event_id=item.event.event_id,
+            lead_id=item.event.lead_id,
+            topic=item.topic,
+            outcome="published",
+        )

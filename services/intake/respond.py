@@ -1,0 +1,54 @@
+"""The common ending of every webhook route: build the Lead, publish, answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from schemas.lead import Lead
+from services.errors import NotALead
+from services.intake.publish import Inbound, Outcome
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def parse_lead(data: Any, default_source: str) -> Lead:
+    """A Lead from a (mapped) payload, or 422 naming each field that is wrong."""
+    if not isinstance(data, dict):
+        raise NotALead("a lead is a JSON object")
+    data = {"source": default_source, **data}
+    try:
+        return Lead.model_validate(data)
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        raise NotALead(
+            "; ".join(f"{e['field']}: {e['message']}" for e in errors), {"fields": errors}
+        ) from exc
+
+
+async def publish_all(request: Request, items: Sequence[Inbound]) -> list[tuple[Inbound, Outcome]]:
+    """Publish in order; the first failure propagates (503 or 409) and the sender retries all,
+    which is safe because what was already published is deduplicated."""
+    publisher = request.app.state.publisher
+    now = request.app.state.clock()
+    return [(item, await publisher.publish(item, now)) for item in items]
+
+
+async def accept_all(request: Request, items: Sequence[Inbound]) -> JSONResponse:
+    """202 when anything new was published, 200 when every event was a repeat."""
+    results = await publish_all(request, items)
+    events = [
+        {"event_id": item.event.event_id, "lead_id": item.event.lead_id, "outcome": outcome.value}
+        for item, outcome in results
+    ]
+    fresh = any(outcome is Outcome.PUBLISHED for _, outcome in results)
+    return JSONResponse({"events": events}, status_code=202 if fresh or not results else 200)

@@ -1,0 +1,1 @@
+"""One module per lead source: verify (pure), normalise (pure), and a thin route."""
