@@ -17,13 +17,14 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from connectors.errors import BusUnavailable, ConnectorError
 from schemas.events import TOPIC_RECEIVED, TOPIC_ROUTED
 from services.bootstrap import Container, bootstrap
 from services.consumer import ConsumerLoop
 from services.errors import InvalidWebhook
+from services.intake.openapi import openapi
 from services.intake.publish import Publisher
 from services.intake.ratelimit import RateLimiter
 from services.intake.routes import ROUTES as INTAKE_ROUTES
@@ -134,9 +135,9 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
             await container.close()
             log.info("stopped", roles=list(roles))
 
-    routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
     if "intake" in roles:
-        routes += INTAKE_ROUTES + WEBHOOK_ROUTES
+        routes += [*INTAKE_ROUTES, *WEBHOOK_ROUTES, Route("/openapi.json", openapi)]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

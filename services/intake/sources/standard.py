@@ -19,6 +19,7 @@ from services.errors import Unauthorized
 from services.intake.body import parse_json, require_json
 from services.intake.guard import admit
 from services.intake.mapping import apply_mapping
+from services.intake.openapi_parts import ACCEPTED, WEBHOOK_ERRORS, json_body
 from services.intake.publish import lead_inbound
 from services.intake.respond import accept_all, parse_lead
 from services.intake.signatures import b64, check_window, header, hmac_sha256, same
@@ -75,3 +76,24 @@ async def receive(request: Request) -> JSONResponse:
 
 
 ROUTES = [Route("/webhooks/standard/{source}", receive, methods=["POST"])]
+
+OPENAPI = {
+    "/webhooks/standard/{source}": {
+        "post": {
+            "summary": "A lead from any Standard Webhooks sender (payload: a Lead, or mapped fields)",
+            "parameters": [
+                {"name": "source", "in": "path", "required": True, "schema": {"type": "string"}},
+                *(
+                    {"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
+                    for h in ("webhook-id", "webhook-timestamp", "webhook-signature")
+                ),
+            ],
+            "requestBody": json_body({"type": "object"}, "A lead, signed per standardwebhooks.com"),
+            "responses": {
+                "202": {"description": "Published", **ACCEPTED},
+                "200": {"description": "A repeat of a webhook-id already published", **ACCEPTED},
+                **WEBHOOK_ERRORS,
+            },
+        }
+    }
+}
