@@ -101,7 +101,10 @@ class Lead(Frozen):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        person = dict(data.get("person") or {})
+        person = data.get("person") or {}
+        if not isinstance(person, dict):
+            return data  # not an object: let validation say so
+        person = dict(person)
         for key in _PERSON_FIELDS:
             if key in data:
                 person.setdefault(key, data.pop(key))
@@ -115,8 +118,9 @@ class Lead(Frozen):
         if isinstance(data.get("company"), str):
             data["company"] = {"name": data["company"]}
         extras = {k: data.pop(k) for k in list(data) if k not in _LEAD_FIELDS}
-        if extras:
-            data["attributes"] = {**extras, **dict(data.get("attributes") or {})}
+        attributes = data.get("attributes") or {}
+        if extras and isinstance(attributes, dict):
+            data["attributes"] = {**extras, **attributes}
         data["person"] = person
         return data
 

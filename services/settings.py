@@ -1,7 +1,8 @@
 """Process settings: the one place the environment is read (LEADFLOW_* variables).
 
 Secrets come from the environment or, where LEADFLOW_SECRETS_DIR names a directory (Docker and
-Kubernetes secrets), from one file per setting there, named like the field (`hubspot_client_secret`).
+Kubernetes secrets), from one file per variable there, named like the variable
+(`LEADFLOW_HUBSPOT_CLIENT_SECRET`). The environment wins over a file.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRETS_DIR_VARIABLE = "LEADFLOW_SECRETS_DIR"  # read by Settings.load, not a field itself
 
 
 class Settings(BaseSettings):
@@ -44,7 +47,7 @@ class Settings(BaseSettings):
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
         """Settings from the environment (and LEADFLOW_SECRETS_DIR), with ``overrides`` on top."""
-        secrets_dir = os.environ.get("LEADFLOW_SECRETS_DIR")
+        secrets_dir = os.environ.get(SECRETS_DIR_VARIABLE)
         if secrets_dir:
             return cls(_secrets_dir=secrets_dir, **overrides)
         return cls(**overrides)

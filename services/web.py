@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -61,6 +61,19 @@ def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop
             ConsumerLoop(container.bus, [TOPIC_ROUTED], WRITER_GROUP, writer.handle, max_attempts=attempts)
         )
     return loops
+
+
+async def prune_dedupe(container: Container, stop: asyncio.Event, every: float = 3600) -> None:
+    """Forget sender event ids older than dedupe_days, hourly (replicas doing it too is harmless)."""
+    while not stop.is_set():
+        days = container.config.sources.defaults.dedupe_days
+        try:
+            removed = await container.store.prune_inbound(datetime.now(UTC) - timedelta(days=days))
+            log.info("dedupe_pruned", removed=removed, older_than_days=days)
+        except ConnectorError as exc:
+            log.warning("dedupe_prune_failed", error=exc.__class__.__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
 
 
 def error(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
@@ -125,6 +138,8 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
         app.state.publisher = Publisher(container.bus, container.store)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(loop.run(stop)) for loop in workers_for(container, roles)]
+        if "intake" in roles:
+            tasks.append(asyncio.create_task(prune_dedupe(container, stop)))
         app.state.workers = tasks
         log.info("started", roles=list(roles), bus=settings.bus, config_version=container.config.version)
         try:

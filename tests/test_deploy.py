@@ -9,11 +9,11 @@ from typing import Any
 import yaml
 
 from services.cli import app
-from services.settings import Settings
+from services.settings import SECRETS_DIR_VARIABLE, Settings
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
-SETTINGS = {f"LEADFLOW_{name.upper()}" for name in Settings.model_fields}
+SETTINGS = {f"LEADFLOW_{name.upper()}" for name in Settings.model_fields} | {SECRETS_DIR_VARIABLE}
 COMMANDS = {c.name or c.callback.__name__ for c in app.registered_commands if c.callback}
 
 

@@ -376,3 +376,16 @@ def test_a_single_name_field_is_split_into_first_and_last() -> None:
     person = Lead.model_validate({"email": "a@b.co", "name": " Maria de la Cruz "}).person
     assert (person.first_name, person.last_name, person.name) == ("Maria", "de la Cruz", "Maria de la Cruz")
     assert Lead.model_validate({"email": "a@b.co", "name": "Cher"}).person.last_name is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"person": [None, None]},
+        {"person": "x", "email": "a@b.co"},
+        {"email": "a@b.co", "x": 1, "attributes": [1]},
+    ],
+)
+def test_wrong_shapes_are_validation_errors_not_crashes(body: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        Lead.model_validate(body)

@@ -1,0 +1,34 @@
+"""Settings come from the environment and, for secrets, from files in LEADFLOW_SECRETS_DIR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.settings import Settings
+
+
+def test_secrets_are_read_from_files_named_like_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "LEADFLOW_HUBSPOT_CLIENT_SECRET").write_text("from-a-file")
+    (tmp_path / "LEADFLOW_STANDARD_SECRETS").write_text('{"partner": "whsec_a whsec_b"}')
+    monkeypatch.setenv("LEADFLOW_SECRETS_DIR", str(tmp_path))
+    settings = Settings.load()
+    assert settings.hubspot_client_secret is not None
+    assert settings.hubspot_client_secret.get_secret_value() == "from-a-file"
+    assert settings.standard_secrets["partner"].get_secret_value() == "whsec_a whsec_b"
+    assert "from-a-file" not in repr(settings)
+
+
+def test_the_environment_wins_over_a_secrets_file_and_options_win_over_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "LEADFLOW_TYPEFORM_SECRET").write_text("file")
+    monkeypatch.setenv("LEADFLOW_SECRETS_DIR", str(tmp_path))
+    monkeypatch.setenv("LEADFLOW_TYPEFORM_SECRET", "env")
+    monkeypatch.setenv("LEADFLOW_PORT", "9001")
+    settings = Settings.load(port=9002)
+    assert settings.typeform_secret is not None and settings.typeform_secret.get_secret_value() == "env"
+    assert settings.port == 9002
