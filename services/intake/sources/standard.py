@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from services.errors import Unauthorized
-from services.intake.body import parse_json, require_json
+from services.intake.body import parse_json
 from services.intake.guard import admit
 from services.intake.mapping import apply_mapping
 from services.intake.openapi_parts import ACCEPTED, WEBHOOK_ERRORS, json_body
@@ -60,8 +60,7 @@ async def receive(request: Request) -> JSONResponse:
     name = request.path_params["source"]
     state = request.app.state
     source = state.container.config.sources.standard.get(name)
-    body = await admit(request, f"standard:{name}", source)
-    require_json(request)
+    body = await admit(request, f"standard:{name}", source, media_types=("application/json",))
     secret = state.settings.standard_secrets.get(name)
     if secret is None:
         raise Unauthorized(f"no secret is configured for source '{name}' (LEADFLOW_STANDARD_SECRETS)")
