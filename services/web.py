@@ -81,16 +81,25 @@ def error(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": code, "detail": detail, **extra}, status_code=status, headers=headers)
 
 
+def _source_of(request: Request) -> str:
+    """The source a path belongs to: /webhooks/forms/contact-us -> forms:contact-us; /v1/... -> api."""
+    parts = request.url.path.strip("/").split("/")
+    if parts[0] == "webhooks" and len(parts) > 1:
+        return ":".join(parts[1:3])
+    return "api"
+
+
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidWebhook)
-    log.info("request_refused", path=request.url.path, status=exc.status, error=exc.code)
+    # Never the path itself: a secret may travel in it (SendGrid Inbound Parse).
+    log.info("request_refused", source=_source_of(request), status=exc.status, error=exc.code)
     response = error(exc.status, exc.code, exc.detail, **exc.extra)
     response.headers.update(exc.headers)
     return response
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("dependency_unavailable", path=request.url.path, error=exc.__class__.__name__)
+    log.warning("dependency_unavailable", source=_source_of(request), error=exc.__class__.__name__)
     what = "bus" if isinstance(exc, BusUnavailable) else "a dependency"
     return error(503, "unavailable", f"{what} is unavailable; nothing was accepted, retry later")
 
@@ -102,7 +111,7 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _internal(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled", path=request.url.path)
+    log.exception("unhandled", source=_source_of(request))
     return error(500, "internal", "unexpected error; it has been logged")
 
 
