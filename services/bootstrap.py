@@ -43,6 +43,7 @@ def make_bus(settings: Settings) -> Bus:
             bootstrap=settings.kafka_bootstrap,
             idempotence=settings.kafka_idempotence,
             partitions=settings.kafka_partitions,
+            replication=settings.kafka_replication,
         )
         return KafkaBus(kafka, topics=ALL_TOPICS)
     return SqliteBus(settings.data_dir / "bus.db")

@@ -66,6 +66,11 @@ class ConsumerLoop:
                 failures += 1
                 self._log.warning("consumer_restart", error=str(exc))
                 await _sleep_or_stop(stop, backoff(failures))
+            except Exception:
+                # Never die silently: log, back off, start again from the last commit.
+                failures += 1
+                self._log.exception("consumer_failed")
+                await _sleep_or_stop(stop, backoff(failures))
             finally:
                 await consumer.close()
 
@@ -77,7 +82,14 @@ class ConsumerLoop:
             by_key: dict[str | None, list[Message]] = defaultdict(list)
             for message in messages:
                 by_key[message.key].append(message)
-            await asyncio.gather(*(self._in_order(chain) for chain in by_key.values()))
+            try:
+                # A TaskGroup cancels and awaits the other chains when one fails, so no chain
+                # is still working on a message when the batch is redelivered.
+                async with asyncio.TaskGroup() as group:
+                    for chain in by_key.values():
+                        group.create_task(self._in_order(chain))
+            except BaseExceptionGroup as failed:
+                raise failed.exceptions[0] from None
             await consumer.commit(messages)
 
     async def _in_order(self, chain: list[Message]) -> None:
@@ -116,7 +128,7 @@ class ConsumerLoop:
             key=message.key,
             value=value,
             encoding=encoding,
-            error=f"{exc.__class__.__name__}: {exc}",
+            error=f"{exc.__class__.__name__}: {exc}"[:1000],
             consumer=self._group,
             failed_at=datetime.now(UTC),
         )

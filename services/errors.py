@@ -46,6 +46,13 @@ class RateLimited(InvalidWebhook):
     status, code = 429, "rate_limited"
 
 
+class Busy(InvalidWebhook):
+    """Another replica holds the same event right now: the sender must retry (5xx, not 4xx,
+    so that senders that give up on a 4xx still retry)."""
+
+    status, code = 503, "in_progress"
+
+
 class TooLarge(InvalidWebhook):
     status, code = 413, "too_large"
 

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "localhost:9092"
     kafka_idempotence: bool = True  # off only for brokers without it (the Tansu test broker)
     kafka_partitions: int = Field(default=6, ge=1)
+    kafka_replication: int = Field(default=3, ge=1)  # 1 only for a single-broker dev setup
     database_url: str | None = None  # default: SQLite under data_dir
     api_token: SecretStr | None = None
     log_level: str = "info"

@@ -128,6 +128,9 @@ async def readyz(request: Request) -> JSONResponse:
             checks[name] = "ok"
         except (ConnectorError, TimeoutError) as exc:
             checks[name] = f"unavailable: {exc.__class__.__name__}"
+    stopped = [t for t in getattr(request.app.state, "workers", []) if t.done()]
+    if stopped:
+        checks["workers"] = f"{len(stopped)} stopped"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks},

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, TopicAlreadyExistsError
 
 from connectors.bus import Headers, Message, last_per_partition
 from connectors.errors import BusUnavailable
+
+log = logging.getLogger(__name__)
+
+# How long a rebalance waits for the batch in hand to finish and be committed.
+REVOKE_GRACE = 30.0
 
 
 @dataclass(frozen=True)
@@ -21,7 +27,9 @@ class KafkaSettings:
     # On for Apache Kafka; off for brokers without idempotent-producer support (Tansu).
     idempotence: bool = True
     partitions: int = 6
-    replication: int = 1
+    # Copies of each topic Leadflow creates; with acks=all, fewer than 3 means losing one
+    # broker can lose accepted leads. 1 only for a single-broker dev or test setup.
+    replication: int = 3
     publish_timeout: float = 10.0
     client_id: str = "leadflow"
 
@@ -57,8 +65,10 @@ class KafkaBus:
         await admin.start()
         try:
             existing = set(await admin.list_topics())
+            replication = self._settings.replication
+            configs = {"min.insync.replicas": str(min(2, replication))}
             wanted = [
-                NewTopic(t, self._settings.partitions, self._settings.replication)
+                NewTopic(t, self._settings.partitions, replication, topic_configs=configs)
                 for t in self._topics
                 if t not in existing
             ]
@@ -106,7 +116,6 @@ class KafkaBus:
 
     async def consumer(self, topics: Sequence[str], group: str) -> KafkaConsumer:
         consumer = AIOKafkaConsumer(
-            *topics,
             bootstrap_servers=self._settings.bootstrap,
             client_id=self._settings.client_id,
             group_id=group,
@@ -114,43 +123,79 @@ class KafkaBus:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
         )
+        wrapper = KafkaConsumer(consumer)
         try:
             await consumer.start()
+            consumer.subscribe(list(topics), listener=wrapper.listener)
         except KafkaError as exc:
+            await consumer.stop()
             raise BusUnavailable(f"kafka consumer {group}: {exc!r}") from exc
-        return KafkaConsumer(consumer)
+        return wrapper
+
+
+class _FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """On a rebalance, let the batch in hand finish and be committed before partitions move,
+    so the new owner does not start on work that is still being done here."""
+
+    def __init__(self, idle: asyncio.Event) -> None:
+        self._idle = idle
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), REVOKE_GRACE)
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        return None
 
 
 class KafkaConsumer:
     def __init__(self, consumer: AIOKafkaConsumer) -> None:
         self._consumer = consumer
+        self._idle = asyncio.Event()  # set while no fetched batch awaits its commit
+        self._idle.set()
+        self.listener = _FinishBeforeRevoke(self._idle)
 
     async def fetch(self, max_records: int = 100, timeout: float = 1.0) -> list[Message]:
         try:
             batches = await self._consumer.getmany(timeout_ms=int(timeout * 1000), max_records=max_records)
         except KafkaError as exc:
             raise BusUnavailable(f"kafka fetch: {exc!r}") from exc
-        return [
+        messages = [
             Message(
                 r.topic,
                 r.partition,
                 r.offset,
-                r.key.decode() if r.key is not None else None,
+                # Foreign producers can send anything: decode defensively, never crash here.
+                r.key.decode(errors="replace") if r.key is not None else None,
                 r.value or b"",
-                tuple((k, bytes(v)) for k, v in r.headers),
+                tuple((k, bytes(v) if v is not None else b"") for k, v in r.headers),
             )
             for records in batches.values()
             for r in records
         ]
+        if messages:
+            self._idle.clear()
+        return messages
 
     async def commit(self, messages: Sequence[Message]) -> None:
-        offsets = {TopicPartition(t, p): o + 1 for (t, p), o in last_per_partition(messages).items()}
-        if not offsets:
-            return
+        owned = self._consumer.assignment()
+        offsets = {
+            tp: o + 1
+            for (t, p), o in last_per_partition(messages).items()
+            if (tp := TopicPartition(t, p)) in owned
+        }
         try:
-            await self._consumer.commit(offsets)
+            if offsets:
+                await self._consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # Partitions moved during the batch: their new owner redelivers, and handlers are
+            # idempotent. Keep this consumer; tearing it down would force another rebalance.
+            log.warning("kafka commit skipped after a rebalance: %r", exc)
         except KafkaError as exc:
             raise BusUnavailable(f"kafka commit: {exc!r}") from exc
+        finally:
+            self._idle.set()
 
     async def close(self) -> None:
+        self._idle.set()
         await self._consumer.stop()

@@ -43,6 +43,10 @@ CREATE TABLE IF NOT EXISTS offsets (
 _Pending = tuple[str, str | None, bytes, Headers, "asyncio.Future[None]"]
 
 
+def _headers_json(headers: Headers) -> str:
+    return json.dumps([[name, value.decode("latin-1")] for name, value in headers])
+
+
 class SqliteBus:
     def __init__(self, path: Path, poll_interval: float = 0.2) -> None:
         self._path = path
@@ -99,15 +103,17 @@ class SqliteBus:
         # Everything that queued up while the previous transaction ran goes into the next one.
         while self._pending:
             batch, self._pending = self._pending, []
-            rows = [
-                (t, k, v, json.dumps([[n, h.decode("latin-1")] for n, h in hs])) for t, k, v, hs, _ in batch
-            ]
             try:
+                rows = [(t, k, v, _headers_json(hs)) for t, k, v, hs, _ in batch]
                 await self._run(self._insert, rows)
-            except BusUnavailable as exc:
+            except BaseException as exc:
+                # Whatever went wrong, every publisher in the batch gets an answer.
+                failure = exc if isinstance(exc, BusUnavailable) else BusUnavailable(f"sqlite bus: {exc!r}")
                 for *_, fut in batch:
                     if not fut.done():
-                        fut.set_exception(exc)
+                        fut.set_exception(failure)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
                 continue
             for *_, fut in batch:
                 if not fut.done():

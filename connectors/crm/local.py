@@ -89,7 +89,10 @@ class LocalCrm:
                 .mappings()
                 .first()
             )
-            if current is not None and current["last_event_id"] == routed.event_id:
+            # The note is the write marker: any event already written is skipped, even an older
+            # one redelivered after a newer decision (it must not overwrite it).
+            written = await conn.scalar(select(notes.c.event_id).where(notes.c.event_id == routed.event_id))
+            if written is not None:
                 return WriteOutcome(self.name, routed.lead_id, WriteAction.UNCHANGED)
             locked = bool(current and current["locked"])
             values: dict[str, Any] = {

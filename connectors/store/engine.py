@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from connectors.errors import StoreUnavailable
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def translated(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Any database error becomes StoreUnavailable (retriable), named by its class only:
+    the driver's message can quote SQL parameters, and with them a lead's email."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"store {fn.__name__}: {exc.__class__.__name__}") from exc
+
+    return wrapper
 
 
 def make_engine(url: str) -> AsyncEngine:

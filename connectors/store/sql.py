@@ -23,11 +23,9 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connectors.errors import StoreUnavailable
-from connectors.store.engine import upsert
+from connectors.store.engine import translated, upsert
 from schemas.events import LeadRouted
 
 metadata = MetaData()
@@ -83,6 +81,7 @@ inbound = Table(
     Column("source", String(100), primary_key=True),
     Column("event_id", String(200), primary_key=True),
     Column("state", String(10), nullable=False),  # pending (being published) | published
+    Column("digest", String(64)),  # of the content: the same id with other content is refused
     Column("claimed_at", DateTime(timezone=True), nullable=False, index=True),
 )
 
@@ -91,6 +90,7 @@ class Claim(StrEnum):
     NEW = "new"  # publish it, then confirm
     DUPLICATE = "duplicate"  # already published: answer as the sender expects for a repeat
     IN_PROGRESS = "in_progress"  # another replica is publishing it right now
+    CONFLICT = "conflict"  # the id was used before for different content
 
 
 @dataclass(frozen=True)
@@ -109,58 +109,63 @@ def _as_utc(value: Any) -> Any:
     return value
 
 
+def _lead_row(routed: LeadRouted) -> dict[str, Any]:
+    return {
+        "lead_id": routed.lead_id,
+        "event_id": routed.event_id,
+        "source": routed.lead.source,
+        "status": routed.evaluation.status.value,
+        "tier": routed.evaluation.tier,
+        "score": routed.evaluation.score,
+        "owner": routed.routing.owner,
+        "team": routed.routing.team,
+        "queue": routed.routing.queue,
+        "rule_id": routed.routing.rule_id,
+        "reasons": list(routed.evaluation.reasons),
+        "briefing": routed.briefing,
+        "config_version": routed.config_version,
+        "model_version": routed.model_version,
+        "received_at": routed.received_at,
+        "decided_at": routed.decided_at,
+        "written_at": None,
+        "crm": None,
+        "crm_record_id": None,
+    }
+
+
 class SqlStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._insert = upsert(engine)
 
+    @translated
     async def start(self) -> None:
-        try:
-            async with self.engine.begin() as conn:
-                await conn.run_sync(metadata.create_all)
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"store: {exc.__class__.__name__}") from exc
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
 
     async def close(self) -> None:
         await self.engine.dispose()
 
+    @translated
     async def ping(self) -> None:
-        try:
-            async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"store: {exc.__class__.__name__}") from exc
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
 
+    @translated
     async def decision_for_event(self, event_id: str) -> LeadRouted | None:
         async with self.engine.connect() as conn:
             payload = await conn.scalar(select(decisions.c.payload).where(decisions.c.event_id == event_id))
         return LeadRouted.model_validate(payload) if payload is not None else None
 
-    async def record_decision(self, routed: LeadRouted) -> None:
-        """Keep the decision (once per event) and make it the lead's current state."""
-        row = {
-            "lead_id": routed.lead_id,
-            "event_id": routed.event_id,
-            "source": routed.lead.source,
-            "status": routed.evaluation.status.value,
-            "tier": routed.evaluation.tier,
-            "score": routed.evaluation.score,
-            "owner": routed.routing.owner,
-            "team": routed.routing.team,
-            "queue": routed.routing.queue,
-            "rule_id": routed.routing.rule_id,
-            "reasons": list(routed.evaluation.reasons),
-            "briefing": routed.briefing,
-            "config_version": routed.config_version,
-            "model_version": routed.model_version,
-            "received_at": routed.received_at,
-            "decided_at": routed.decided_at,
-            "written_at": None,
-            "crm": None,
-            "crm_record_id": None,
-        }
+    @translated
+    async def record_decision(self, routed: LeadRouted) -> LeadRouted:
+        """Keep the first decision made for an event and make it the lead's current state.
+
+        Returns the decision that stands: ``routed`` if it was first, else the one recorded
+        before it (two workers raced on a redelivery), which the caller must publish instead.
+        """
         async with self.engine.begin() as conn:
-            await conn.execute(
+            inserted = await conn.execute(
                 self._insert(decisions)
                 .values(
                     event_id=routed.event_id,
@@ -170,14 +175,21 @@ class SqlStore:
                 )
                 .on_conflict_do_nothing(index_elements=["event_id"])
             )
+            if inserted.rowcount != 1:
+                payload = await conn.scalar(
+                    select(decisions.c.payload).where(decisions.c.event_id == routed.event_id)
+                )
+                return LeadRouted.model_validate(payload)
+            row = _lead_row(routed)
             stmt = self._insert(leads).values(**row)
             await conn.execute(
                 stmt.on_conflict_do_update(
-                    index_elements=["lead_id"],
-                    set_={k: stmt.excluded[k] for k in row if k != "lead_id"},
+                    index_elements=["lead_id"], set_={k: stmt.excluded[k] for k in row if k != "lead_id"}
                 )
             )
+        return routed
 
+    @translated
     async def next_turn(self, pool: str) -> int:
         """Take the pool's next rotation turn, atomically across processes and replicas."""
         async with self.engine.begin() as conn:
@@ -194,6 +206,7 @@ class SqlStore:
             )
         return int(turn) - 1
 
+    @translated
     async def mark_written(
         self, lead_id: str, event_id: str, written_at: datetime, crm: str, record_id: str
     ) -> None:
@@ -208,11 +221,13 @@ class SqlStore:
                 .values(written_at=written_at, crm=crm, crm_record_id=record_id)
             )
 
+    @translated
     async def get_lead(self, lead_id: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(leads).where(leads.c.lead_id == lead_id))).mappings().first()
         return {k: _as_utc(v) for k, v in row.items()} if row else None
 
+    @translated
     async def list_leads(self, where: LeadFilter) -> list[dict[str, Any]]:
         query = select(leads).order_by(leads.c.received_at.desc(), leads.c.lead_id).limit(where.limit)
         for column, value in (
@@ -228,26 +243,31 @@ class SqlStore:
             rows = (await conn.execute(query)).mappings().all()
         return [{k: _as_utc(v) for k, v in row.items()} for row in rows]
 
-    async def claim_inbound(self, source: str, event_id: str, now: datetime, stale: timedelta) -> Claim:
+    @translated
+    async def claim_inbound(
+        self, source: str, event_id: str, now: datetime, stale: timedelta, digest: str | None = None
+    ) -> Claim:
         """Claim a delivery before publishing it. A pending claim older than ``stale`` belonged
         to a process that died mid-publish: it is taken over, so the sender's retry is not lost."""
         async with self.engine.begin() as conn:
             inserted = await conn.execute(
                 self._insert(inbound)
-                .values(source=source, event_id=event_id, state="pending", claimed_at=now)
+                .values(source=source, event_id=event_id, state="pending", claimed_at=now, digest=digest)
                 .on_conflict_do_nothing(index_elements=["source", "event_id"])
             )
             if inserted.rowcount == 1:
                 return Claim.NEW
             row = (
                 await conn.execute(
-                    select(inbound.c.state, inbound.c.claimed_at).where(
+                    select(inbound.c.state, inbound.c.claimed_at, inbound.c.digest).where(
                         inbound.c.source == source, inbound.c.event_id == event_id
                     )
                 )
             ).first()
             if row is None:  # released between our insert and select: try again later
                 return Claim.IN_PROGRESS
+            if digest is not None and row.digest is not None and row.digest != digest:
+                return Claim.CONFLICT
             if row.state == "published":
                 return Claim.DUPLICATE
             taken = await conn.execute(
@@ -258,10 +278,11 @@ class SqlStore:
                     inbound.c.state == "pending",
                     inbound.c.claimed_at < now - stale,
                 )
-                .values(claimed_at=now)
+                .values(claimed_at=now, digest=digest)
             )
             return Claim.NEW if taken.rowcount == 1 else Claim.IN_PROGRESS
 
+    @translated
     async def confirm_inbound(self, source: str, event_id: str) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
@@ -270,6 +291,7 @@ class SqlStore:
                 .values(state="published")
             )
 
+    @translated
     async def release_inbound(self, source: str, event_id: str) -> None:
         """Publishing failed: forget the claim so the sender's retry is taken."""
         async with self.engine.begin() as conn:
@@ -279,11 +301,13 @@ class SqlStore:
                 )
             )
 
+    @translated
     async def prune_inbound(self, before: datetime) -> int:
         async with self.engine.begin() as conn:
             result = await conn.execute(delete(inbound).where(inbound.c.claimed_at < before))
         return int(result.rowcount or 0)
 
+    @translated
     async def count_decisions(self) -> int:
         async with self.engine.connect() as conn:
             return int(await conn.scalar(select(func.count()).select_from(decisions)) or 0)

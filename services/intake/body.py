@@ -33,21 +33,30 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _depth(value: Any, level: int = 1) -> int:
-    if isinstance(value, dict):
-        return max((_depth(v, level + 1) for v in value.values()), default=level)
-    if isinstance(value, list):
-        return max((_depth(v, level + 1) for v in value), default=level)
-    return level
+def _depth(value: Any) -> int:
+    """Nesting depth, iteratively: a hostile document must not exhaust the stack."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
 
 
 def parse_json(body: bytes) -> Any:
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Malformed(f"body is not valid JSON: {exc}") from exc
+        # Lone surrogates ("\ud800") parse but cannot be re-encoded: refuse them here.
+        json.dumps(data, ensure_ascii=False).encode()
     except RecursionError as exc:
         raise Malformed(f"JSON is nested deeper than {MAX_DEPTH} levels") from exc
+    except (UnicodeError, ValueError) as exc:  # JSONDecodeError is a ValueError; so are huge ints
+        raise Malformed(f"body is not valid JSON: {exc}"[:300]) from exc
     if _depth(data) > MAX_DEPTH:
         raise Malformed(f"JSON is nested deeper than {MAX_DEPTH} levels")
     return data

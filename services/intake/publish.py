@@ -7,6 +7,7 @@ across replicas a claim row in the store decides (see SqlStore.claim_inbound).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from connectors.bus import Bus
 from connectors.store.sql import Claim, SqlStore
 from schemas.events import TOPIC_FEEDBACK, TOPIC_RECEIVED, LeadFeedback, LeadReceived
 from schemas.lead import Lead, lead_id_for
-from services.errors import Replayed
+from services.errors import Busy, Replayed
 from services.logs import get_logger
 
 log = get_logger(component="intake")
@@ -39,6 +40,12 @@ class Inbound:
     topic: str
     key: str
     event: LeadReceived | LeadFeedback
+
+
+def digest(item: Inbound) -> str:
+    """What makes two deliveries with one id the same delivery: the content, not when it came."""
+    content = item.event.model_dump_json(exclude={"received_at"})
+    return hashlib.sha256(content.encode()).hexdigest()
 
 
 def lead_inbound(source: str, source_event_id: str | None, lead: Lead, now: datetime) -> Inbound:
@@ -87,12 +94,19 @@ class Publisher:
 
     async def _claim_and_send(self, item: Inbound, now: datetime) -> Outcome:
         assert item.source_event_id is not None
-        claim = await self._store.claim_inbound(item.source, item.source_event_id, now, STALE_CLAIM)
+        claim = await self._store.claim_inbound(
+            item.source, item.source_event_id, now, STALE_CLAIM, digest(item)
+        )
+        if claim is Claim.CONFLICT:
+            raise Replayed(f"event id '{item.source_event_id}' was already used for different content")
         if claim is Claim.DUPLICATE:
             log.info("duplicate", source=item.source, event_id=item.event.event_id, outcome="duplicate")
             return Outcome.DUPLICATE
         if claim is Claim.IN_PROGRESS:
-            raise Replayed(f"event '{item.source_event_id}' is being accepted right now; retry shortly")
+            raise Busy(
+                f"event '{item.source_event_id}' is being accepted right now; retry shortly",
+                headers={"Retry-After": str(int(STALE_CLAIM.total_seconds()))},
+            )
         try:
             await self._send(item)
         except BaseException:

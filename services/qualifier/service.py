@@ -40,8 +40,8 @@ class Qualifier:
         # and publishing loses nothing and the rotation does not advance twice.
         routed = await self._store.decision_for_event(received.event_id)
         if routed is None:
-            routed = await self.decide(received)
-            await self._store.record_decision(routed)
+            # If another worker decided this event meanwhile, its decision stands, not ours.
+            routed = await self._store.record_decision(await self.decide(received))
         await self._bus.publish(TOPIC_ROUTED, message.key, routed.model_dump_json().encode(), message.headers)
         self._log.info(
             "lead_routed",

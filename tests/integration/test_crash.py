@@ -31,7 +31,7 @@ def embedded(data_dir: Path, port: int, log: Path) -> Iterator[subprocess.Popen[
     with log.open("ab") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_for_port(port, timeout=30)
+        wait_for_port(port, timeout=60)  # generous: a loaded CI machine starts Python slowly
         yield proc
     finally:
         if proc.poll() is None:

@@ -51,6 +51,7 @@ async def test_kafka_bus_with_a_process_per_service(tmp_path: Path, kafka_bootst
         kafka_bootstrap=kafka_bootstrap,
         kafka_idempotence=False,  # Tansu does not support the idempotent producer
         kafka_partitions=3,
+        kafka_replication=1,  # one broker
     )
     async with AsyncExitStack() as stack:
         # As deployed: intake, qualifier and writer each with its own app, adapters and consumer group.

@@ -51,7 +51,7 @@ class Intake:
 
 @pytest.fixture
 async def intake(tmp_path: Path) -> AsyncIterator[Intake]:
-    settings = Settings(api_token=TOKEN, data_dir=tmp_path, config_dir=CONFIG_DIR, max_body_bytes=4096)
+    settings = Settings(api_token=TOKEN, data_dir=tmp_path, config_dir=CONFIG_DIR, max_body_bytes=8192)
     bus = MemoryBus()
     app = create_app(settings, ("intake",), build=lambda: bootstrap(settings, bus=bus))
     async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
@@ -127,7 +127,7 @@ async def test_wrong_content_type_is_415(intake: Intake) -> None:
 
 
 async def test_oversized_body_is_413_by_declared_length(intake: Intake) -> None:
-    big = {**EXAMPLE, "message": "x" * 5000}
+    big = {**EXAMPLE, "message": "x" * 10_000}
     _assert_error(await intake.client.post("/v1/leads", json=big, headers=AUTH), 413, "too_large")
     assert intake.published() == []
 
@@ -135,7 +135,7 @@ async def test_oversized_body_is_413_by_declared_length(intake: Intake) -> None:
 async def test_oversized_chunked_body_is_413(intake: Intake) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         yield b'{"email": "a@b.co", "message": "'
-        for _ in range(10):
+        for _ in range(20):
             yield b"x" * 1000
         yield b'"}'
 
@@ -214,3 +214,33 @@ async def test_pii_never_reaches_the_log(intake: Intake, capsys: pytest.CaptureF
     assert "maria.lopez" not in logged and "600 123 456" not in logged
     for line in filter(None, logged.splitlines()):
         json.loads(line)
+
+
+async def test_an_idempotency_key_reused_for_another_lead_is_409(intake: Intake) -> None:
+    headers = {**AUTH, "Idempotency-Key": "k-1"}
+    assert (await intake.client.post("/v1/leads", json=EXAMPLE, headers=headers)).status_code == 202
+    other = await intake.client.post(
+        "/v1/leads", json={**EXAMPLE, "email": "bob@other.example"}, headers=headers
+    )
+    assert "different content" in _assert_error(other, 409, "replayed")["detail"]  # type: ignore[operator]
+    assert len(intake.published()) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"email": "a@b.co", "n": ' + b"1" * 5000 + b"}",  # int over Python's digit limit
+        b"[" * 400 + b"]" * 400,
+        b'{"email": "a@b.co", "x": "\\ud800"}',  # a lone surrogate
+    ],
+)
+async def test_hostile_json_is_400_not_500(intake: Intake, body: bytes) -> None:
+    response = await intake.client.post(
+        "/v1/leads", content=body, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    _assert_error(response, 400, "malformed")
+    assert intake.published() == []
+
+
+async def test_a_non_ascii_digit_limit_is_400(intake: Intake) -> None:
+    _assert_error(await intake.client.get("/v1/leads?limit=\u00b2", headers=AUTH), 400, "malformed")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,12 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from connectors.bus.memory import MemoryBus
 from connectors.crm import WriteAction, WriteOutcome
 from connectors.crm.local import LocalCrm
-from connectors.errors import FatalConnectorError, RetriableConnectorError
-from connectors.store.engine import make_engine
+from connectors.errors import FatalConnectorError, RetriableConnectorError, StoreUnavailable
+from connectors.store.engine import make_engine, translated
 from connectors.store.sql import SqlStore
 from schemas.events import TOPIC_DLQ, TOPIC_RECEIVED, TOPIC_ROUTED, DeadLetter, LeadReceived, LeadRouted
 from schemas.lead import Lead, lead_id_for
@@ -188,10 +188,64 @@ async def test_writer_retries_then_dead_letters(
     await pipeline.qualifier.handle(pipeline.bus.topics[TOPIC_RECEIVED][0])
     crm = FlakyCrm(failures, error)
     loop = ConsumerLoop(pipeline.bus, [TOPIC_ROUTED], "w", Writer(pipeline.store, crm).handle, max_attempts=3)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(run_loop(loop, lambda: ("w", TOPIC_ROUTED) in pipeline.bus.committed), 30)
+    await asyncio.wait_for(run_loop(loop, lambda: ("w", TOPIC_ROUTED) in pipeline.bus.committed), 30)
+    assert pipeline.bus.committed[("w", TOPIC_ROUTED)] == 1
     assert crm.calls == calls
     letters = pipeline.bus.values(TOPIC_DLQ)
     assert len(letters) == dead
     if dead:
         assert json.loads(letters[0])["error"] == f"{error.__name__}: crm said no"
+
+
+async def test_two_workers_racing_on_one_event_publish_one_decision(pipeline: Pipeline) -> None:
+    await pipeline.publish(received(1))
+    message = pipeline.bus.topics[TOPIC_RECEIVED][0]
+    await asyncio.gather(pipeline.qualifier.handle(message), pipeline.qualifier.handle(message))
+    routed = pipeline.routed()
+    assert len(routed) == 2 and routed[0] == routed[1]  # both published the decision that stands
+    assert await pipeline.store.count_decisions() == 1
+    lead = await pipeline.store.get_lead(routed[0].lead_id)
+    assert lead is not None and lead["owner"] == routed[0].routing.owner
+
+
+async def test_an_older_event_redelivered_never_overwrites_a_newer_write(pipeline: Pipeline) -> None:
+    first, second = received(1), received(1).model_copy(update={"event_id": "ev-newer"})
+    for event in (first, second):
+        await pipeline.publish(event)
+    for message in pipeline.bus.topics[TOPIC_RECEIVED]:
+        await pipeline.qualifier.handle(message)
+    older, newer = pipeline.bus.topics[TOPIC_ROUTED]
+    await pipeline.writer.handle(older)
+    await pipeline.writer.handle(newer)
+    await pipeline.writer.handle(older)  # a redelivered batch
+    record = await pipeline.crm.record(first.lead_id)
+    assert record is not None and record["last_event_id"] == "ev-newer" and record["writes"] == 2
+
+
+async def test_a_store_outage_is_retried_not_dead_lettered(pipeline: Pipeline) -> None:
+    await pipeline.publish(received(1))
+    real = pipeline.store.decision_for_event
+    calls = {"n": 0}
+
+    @translated
+    async def flaky(event_id: str) -> LeadRouted | None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("SELECT ... 'buyer1@freight.example'", {}, Exception("database is locked"))
+        return await real(event_id)
+
+    pipeline.store.decision_for_event = flaky  # type: ignore[method-assign]
+    loop = ConsumerLoop(pipeline.bus, [TOPIC_RECEIVED], "q", pipeline.qualifier.handle)
+    await asyncio.wait_for(run_loop(loop, lambda: ("q", TOPIC_RECEIVED) in pipeline.bus.committed), 30)
+    assert calls["n"] == 2
+    assert pipeline.bus.values(TOPIC_DLQ) == [] and len(pipeline.routed()) == 1
+
+
+async def test_store_errors_say_only_their_class() -> None:
+    @translated
+    async def failing() -> None:
+        raise OperationalError("INSERT ... 'maria@acme.example'", {}, Exception("locked"))
+
+    with pytest.raises(StoreUnavailable) as caught:
+        await failing()
+    assert str(caught.value) == "store failing: OperationalError"

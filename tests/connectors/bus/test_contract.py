@@ -13,6 +13,7 @@ from connectors.bus import Bus, Consumer, Message
 from connectors.bus.kafka import KafkaBus, KafkaSettings
 from connectors.bus.memory import MemoryBus
 from connectors.bus.sqlite import SqliteBus
+from connectors.errors import BusUnavailable
 
 # Joining a consumer group on Kafka takes a few seconds (initial rebalance delay).
 FETCH_WAIT = 20.0
@@ -144,3 +145,47 @@ async def test_sqlite_bus_keeps_messages_and_offsets_across_reopen(tmp_path: Pat
     finally:
         await reopened.close()
     assert [m.value for m in again] == [b"1", b"2"]
+
+
+async def test_sqlite_bus_answers_every_publisher_when_a_batch_cannot_be_written(tmp_path: Path) -> None:
+    bus = SqliteBus(tmp_path / "bus.db")
+    await bus.start()
+    try:
+        bad = asyncio.create_task(bus.publish("t", "\ud800", b"x"))  # a key SQLite cannot encode
+        good = asyncio.create_task(bus.publish("t", "k", b"y"))
+        results = await asyncio.wait_for(asyncio.gather(bad, good, return_exceptions=True), 5)
+    finally:
+        await bus.close()
+    assert isinstance(results[0], BusUnavailable)  # answered, not left hanging
+
+
+async def test_kafka_two_members_of_one_group_share_the_work(kafka_bootstrap: str) -> None:
+    t = topic()
+    bus = KafkaBus(
+        KafkaSettings(bootstrap=kafka_bootstrap, idempotence=False, partitions=3, replication=1), [t]
+    )
+    await bus.start()
+    try:
+        for i in range(60):
+            await bus.publish(t, f"k{i}", str(i).encode())
+        a, b = await bus.consumer([t], "g-pair"), await bus.consumer([t], "g-pair")
+        seen: list[Message] = []
+
+        async def work(consumer: Consumer) -> None:
+            deadline = asyncio.get_running_loop().time() + FETCH_WAIT
+            while len({m.value for m in seen}) < 60 and asyncio.get_running_loop().time() < deadline:
+                batch = await consumer.fetch(max_records=10, timeout=0.5)
+                seen.extend(batch)
+                await consumer.commit(batch)
+
+        await asyncio.gather(work(a), work(b))
+        await a.close()
+        await b.close()
+        assert {int(m.value) for m in seen} == set(range(60))  # at least once, across a rebalance
+        late = await bus.consumer([t], "g-pair")
+        try:
+            assert await late.fetch(max_records=100, timeout=3) == []  # everything was committed
+        finally:
+            await late.close()
+    finally:
+        await bus.close()
