@@ -44,6 +44,8 @@ class Defaults(Strict):
 class Source(Strict):
     enabled: bool = True
     limits: Limits | None = None  # None: the defaults
+    # None: the default. Wider only for senders that retry with the original signed timestamp.
+    replay_window_seconds: int | None = Field(default=None, ge=30, le=86_400)
 
 
 class HubSpotSource(Source):
@@ -102,3 +104,6 @@ class SourcesConfig(Strict):
 
     def limits_for(self, source: Source) -> Limits:
         return source.limits or self.defaults.limits
+
+    def window_for(self, source: Source) -> int:
+        return source.replay_window_seconds or self.defaults.replay_window_seconds

@@ -65,5 +65,11 @@ class NotALead(InvalidWebhook):
     status, code = 422, "not_a_lead"
 
 
+class Rejected(NotALead):
+    """Not a lead, answered 406: the one refusal Mailgun does not retry for 8 hours."""
+
+    status = 406
+
+
 class PoisonEvent(LeadflowError):
     """A message no retry can fix: dead-letter it with this error and move on."""

@@ -72,6 +72,8 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 # Built from the same function that serves /openapi.json (no I/O at import); a test below
 # checks the served document is this one.
+# Raw MIME email is text on the wire; schemathesis needs telling how to send it.
+schemathesis.serializer.alias("message/rfc822", "text/plain")
 schema = schemathesis.openapi.from_dict(document())
 
 

@@ -13,11 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
-from python_multipart import MultipartParser
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -26,6 +22,7 @@ from schemas.lead import Lead, lead_id_for
 from schemas.sources import FormSource, SourcesConfig
 from services.errors import Forbidden, InvalidWebhook, Malformed, NotALead, NotFound, UnsupportedMediaType
 from services.intake.body import parse_json
+from services.intake.formdata import FormData, parse_form
 from services.intake.guard import admit
 from services.intake.mapping import apply_mapping
 from services.intake.openapi_parts import ACCEPTED, WEBHOOK_ERRORS, error
@@ -36,7 +33,6 @@ from services.logs import get_logger
 log = get_logger(component="intake")
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-MAX_FIELDS = 1000
 MAX_SUBMISSION_ID = 150  # the event id is "forms:<form>:<submission_id>", at most 200 characters
 PREFLIGHT_MAX_AGE = 3600
 # For a form configured without `fields`: the names most forms use.
@@ -76,95 +72,22 @@ def _collect(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
     return fields
 
 
-def parse_urlencoded(body: bytes) -> dict[str, Any]:
-    try:
-        pairs = parse_qsl(body.decode(), keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS)
-    except UnicodeDecodeError as exc:
-        raise Malformed("form body is not UTF-8") from exc
-    except ValueError as exc:
-        raise Malformed(f"form body has more than {MAX_FIELDS} fields") from exc
-    return _collect(pairs)
-
-
-class _Parts:
-    """python-multipart callbacks that keep text fields and only count file parts (never stored)."""
-
-    def __init__(self) -> None:
-        self.pairs: list[tuple[str, str]] = []
-        self.files = 0
-        self.ended = False
-        self._name, self._value, self._data = bytearray(), bytearray(), bytearray()
-        self._headers: dict[bytes, bytes] = {}
-        self._field = ""
-        self._is_file = False
-
-    def callbacks(self) -> Any:
-        return {
-            "on_part_begin": self._begin,
-            "on_header_field": lambda d, s, e: self._name.extend(d[s:e]),
-            "on_header_value": lambda d, s, e: self._value.extend(d[s:e]),
-            "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_finished,
-            "on_part_data": self._part_data,
-            "on_part_end": self._end,
-            "on_end": lambda: setattr(self, "ended", True),
-        }
-
-    def _begin(self) -> None:
-        self._headers, self._is_file = {}, False
-        self._data.clear()
-
-    def _header_end(self) -> None:
-        self._headers[bytes(self._name).lower()] = bytes(self._value)
-        self._name.clear()
-        self._value.clear()
-
-    def _headers_finished(self) -> None:
-        _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
-        self._field = params.get(b"name", b"").decode("utf-8", "replace")
-        self._is_file = b"filename" in params
-
-    def _part_data(self, data: bytes, start: int, end: int) -> None:
-        if not self._is_file:
-            self._data.extend(data[start:end])
-
-    def _end(self) -> None:
-        if self._is_file:
-            self.files += 1
-            return
-        if len(self.pairs) >= MAX_FIELDS:
-            raise Malformed(f"form body has more than {MAX_FIELDS} fields")
+def _decoded(form: FormData) -> dict[str, Any]:
+    pairs = []
+    for name, value in form.pairs:
         try:
-            self.pairs.append((self._field, self._data.decode()))
+            pairs.append((name, value.decode()))
         except UnicodeDecodeError as exc:
-            raise Malformed(f"field '{self._field}' is not UTF-8 text") from exc
-
-
-def parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, Any], int]:
-    """Text fields, and the number of file parts (their content is skipped)."""
-    _, params = parse_options_header(content_type)
-    boundary = params.get(b"boundary")
-    if not boundary:
-        raise Malformed("multipart/form-data without a boundary")
-    parts = _Parts()
-    try:
-        parser = MultipartParser(boundary, parts.callbacks())
-        parser.write(body)
-        parser.finalize()
-    except MultipartParseError as exc:
-        raise Malformed(f"multipart body is malformed: {exc}") from exc
-    if not parts.ended:
-        raise Malformed("multipart body ends before its closing boundary")
-    return _collect(parts.pairs), parts.files
+            raise Malformed(f"field '{name}' is not UTF-8 text") from exc
+    return _collect(pairs)
 
 
 def parse_post(body: bytes, content_type: str) -> Posted:
     """The fields of a urlencoded, multipart or JSON post; 415 for any other type."""
     kind = media_type(content_type)
-    if kind == "application/x-www-form-urlencoded":
-        return Posted(parse_urlencoded(body), 0, browser_form=True)
-    if kind == "multipart/form-data":
-        return Posted(*parse_multipart(body, content_type), browser_form=True)
+    if kind in FORM_TYPES:
+        form = parse_form(content_type, body)
+        return Posted(_decoded(form), form.files, browser_form=True)
     if kind == "application/json" or kind.endswith("+json"):
         data = parse_json(body)
         if not isinstance(data, dict):

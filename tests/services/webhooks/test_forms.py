@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from services.errors import Forbidden, Malformed
-from services.intake.sources.forms import check_origin, parse_multipart, parse_post
+from services.intake.sources.forms import check_origin, parse_post
 from tests.services.webhooks.conftest import Hooks, assert_json_error
 
 URL = "/webhooks/forms/contact-us"
@@ -56,11 +56,9 @@ async def _post(hooks: Hooks, body: bytes | str, headers: dict[str, str], url: s
 
 
 def test_multipart_keeps_text_fields_and_only_counts_files() -> None:
-    fields, files = parse_multipart(
-        _multipart({"email": "a@b.co", "tags": "x"}), _multipart_type()["content-type"]
-    )
-    assert fields == {"email": "a@b.co", "tags": "x"}
-    assert files == 1
+    posted = parse_post(_multipart({"email": "a@b.co", "tags": "x"}), _multipart_type()["content-type"])
+    assert posted.fields == {"email": "a@b.co", "tags": "x"}
+    assert posted.files == 1
 
 
 def test_repeated_fields_become_lists() -> None:
