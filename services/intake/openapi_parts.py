@@ -21,12 +21,16 @@ WEBHOOK_ERRORS: dict[str, Any] = {
     "400": error("Malformed content (not parseable, nested too deep)"),
     "401": error("Missing or wrong signature or secret, or a timestamp outside the replay window"),
     "404": error("The source is not configured"),
-    "409": error("The same event is being accepted by another replica right now; retry"),
+    "409": error("The sender's event id was already used for different content; nothing published"),
     "413": error("Body over the source's limit"),
     "415": error("Wrong content type"),
     "422": error("Valid content that is not a lead"),
     "429": error("Over the source's rate", retry_after=True),
-    "503": error("The bus is unavailable; nothing was accepted; retry", retry_after=True),
+    "503": error(
+        "The bus or store is unavailable, or another replica is accepting the same event right now"
+        " (in_progress); nothing was accepted; retry",
+        retry_after=True,
+    ),
 }
 
 ACCEPTED: dict[str, Any] = {
