@@ -67,7 +67,7 @@ class Publisher:
         self._inflight: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
 
     async def publish(self, item: Inbound, now: datetime) -> Outcome:
-        """Raises BusUnavailable (answer 503) or Replayed when another replica holds the event."""
+        """Raises BusUnavailable or Busy (503: another replica holds the event), or Replayed (409)."""
         if item.source_event_id is None:
             await self._send(item)
             return Outcome.PUBLISHED

@@ -263,7 +263,7 @@ _FAULTS = {
     "400": "Not well-formed XML, a DOCTYPE/entity, or not a SOAP 1.1 Envelope (soapenv:Client)",
     "401": "OrganizationId not in sources.salesforce.organization_ids (soapenv:Client)",
     "404": "The Salesforce source is not enabled (soapenv:Client)",
-    "409": "The same notification is being accepted by another replica right now; retry (soapenv:Client)",
+    "409": "The notification Id was already used for different content; nothing published (soapenv:Client)",
     "413": "Body over the source's limit (soapenv:Client)",
     "415": "Content-Type is not text/xml (soapenv:Client)",
     "422": "Not a notifications message, over 100 notifications, an sObject that is not a Lead, "
