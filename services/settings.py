@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     email_secret: SecretStr | None = None  # raw MIME posts
     linkedin_client_secret: SecretStr | None = None
     typeform_secret: SecretStr | None = None
+    enrichment_api_key: SecretStr | None = None  # the HTTP enrichment provider (Clearbit/Apollo-style)
     # Standard Webhooks: source name -> space-separated active secrets ("whsec_new whsec_old").
     standard_secrets: dict[str, SecretStr] = Field(default_factory=dict)
 
