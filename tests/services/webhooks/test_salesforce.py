@@ -367,7 +367,7 @@ async def test_a_replayed_notification_is_acknowledged_and_published_once(hooks:
 
 
 async def test_an_oversized_body_is_a_413_fault(hooks: Hooks) -> None:
-    body = envelope(lead(1, Description="x" * 300_000))  # over the default 256 KiB
+    body = envelope(lead(1, Description="x" * 2_200_000))  # over the 2 MiB sources.yaml allows Salesforce
     assert_fault(await post(hooks, body), 413, "Client", "too_large")
     assert hooks.published() == 0
 
