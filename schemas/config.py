@@ -6,7 +6,7 @@ loads into these models is safe to deploy.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.enrichment import JobFunction, Seniority
+from schemas.enrichment_config import EnrichmentConfig
 from schemas.sources import SourcesConfig
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -67,68 +69,114 @@ class Range(Strict):
 
 
 class Vertical(Strict):
-    """One ideal-customer segment. Empty lists mean "any"."""
+    """One ideal-customer segment. Empty lists and open ranges mean "any"."""
 
     name: Name
     industries: tuple[Keyword, ...] = ()
     employees: Range = Range()
+    revenue: Range = Range()  # annual, USD
     countries: tuple[Country, ...] = ()
+    technologies: tuple[Keyword, ...] = ()  # the company uses at least one of these
+    personas: tuple[Name, ...] = ()  # who buys here (persona names); empty: persona fit is skipped
 
 
 class Persona(Strict):
-    """A buyer we want to talk to, recognised by words in the job title."""
+    """A buyer, recognised by the title's function and seniority (from enrichment) or by words
+    in the title. A persona without seniorities takes any level."""
 
     name: Name
-    title_keywords: tuple[Keyword, ...] = Field(min_length=1)
+    functions: tuple[JobFunction, ...] = ()
+    seniorities: tuple[Seniority, ...] = ()
+    title_keywords: tuple[Keyword, ...] = ()
     seniority_keywords: tuple[Keyword, ...] = ()
 
-
-class Tier(Strict):
-    name: Name
-    min_score: int = Field(ge=0, le=100)
-
-
-class Weights(Strict):
-    icp: int = Field(default=45, ge=0, le=100)
-    persona: int = Field(default=30, ge=0, le=100)
-    engagement: int = Field(default=25, ge=0, le=100)
-
     @model_validator(mode="after")
-    def _sum_to_100(self) -> Weights:
-        total = self.icp + self.persona + self.engagement
-        if total != 100:
-            raise ValueError(f"weights must add up to 100, they add up to {total}")
+    def _recognisable(self) -> Persona:
+        if not (self.functions or self.title_keywords):
+            raise ValueError("a persona needs functions or title_keywords")
         return self
 
 
-class Scoring(Strict):
-    weights: Weights = Weights()
-    # Points per activity type (and for a written message); engagement is capped at 100.
-    engagement_points: dict[Keyword, NonNegativeInt] = Field(default_factory=dict)
-    pricing_page_points: int = Field(default=0, ge=0, le=100)
+class Exclusions(Strict):
+    """Companies that are not new business, by domain or name."""
+
+    competitors: tuple[Keyword, ...] = ()  # disqualified
+    customers: tuple[Keyword, ...] = ()  # existing customers: their account manager, not new business
+
+
+class Engagement(Strict):
+    """Intent from activities: points per type, halved every half_life_days, capped at 100.
+    Opens and clicks weigh little (security scanners inflate them); replies and meetings most."""
+
+    half_life_days: float = Field(default=14, gt=0)
+    points: dict[Keyword, NonNegativeInt] = Field(default_factory=dict)
+    page_points: dict[Keyword, NonNegativeInt] = Field(default_factory=dict)  # URL contains -> points
     message_points: int = Field(default=0, ge=0, le=100)
-    qualified_min_score: int = Field(default=70, ge=0, le=100)
-    potential_min_score: int = Field(default=40, ge=0, le=100)
-    tiers: tuple[Tier, ...] = Field(min_length=1)
+
+
+class Disqualifiers(Strict):
+    disposable_email: bool = True
+    students: bool = True
+    job_seekers: bool = True
+    gibberish_names: bool = True
+    max_links_in_message: int = Field(default=3, ge=0)
+    do_not_contact: bool = True
+    competitors: bool = True
+
+
+FitGrade = Literal["A", "B", "C"]
+TIERS = ("hot", "warm", "nurture", "disqualified")
+TierName = Literal["hot", "warm", "nurture", "disqualified"]
+
+
+class Classification(Strict):
+    """Fit grade (A: company and buyer fit; B: one fits, the other is unknown; C: the company
+    fits, the person does not) x engagement band (1 high, 2 medium, 3 low) -> tier."""
+
+    engagement_bands: tuple[int, int] = (50, 20)  # band 1 from the first, band 2 from the second
+    matrix: dict[FitGrade, tuple[TierName, TierName, TierName]] = {
+        "A": ("hot", "hot", "warm"),
+        "B": ("hot", "warm", "nurture"),
+        "C": ("warm", "nurture", "nurture"),
+    }
+    qualified_tiers: tuple[TierName, ...] = ("hot", "warm")
+    fit_weight: int = Field(default=70, ge=0, le=100)  # score = fit share + engagement share
 
     @model_validator(mode="after")
-    def _consistent(self) -> Scoring:
-        if self.potential_min_score > self.qualified_min_score:
-            raise ValueError("potential_min_score must not exceed qualified_min_score")
-        if not any(t.min_score == 0 for t in self.tiers):
-            raise ValueError("one tier must have min_score 0, so every score has a tier")
-        if len({t.name for t in self.tiers}) != len(self.tiers):
-            raise ValueError("tier names must be unique")
+    def _consistent(self) -> Classification:
+        high, medium = self.engagement_bands
+        if not 0 <= medium <= high <= 100:
+            raise ValueError("engagement_bands must be [high, medium] with 0 <= medium <= high <= 100")
+        missing = {"A", "B", "C"} - set(self.matrix)
+        if missing:
+            raise ValueError(f"matrix needs rows for fit grades {', '.join(sorted(missing))}")
         return self
 
-    def tier_for(self, score: int) -> str:
-        return max((t for t in self.tiers if score >= t.min_score), key=lambda t: t.min_score).name
+    def band(self, engagement: int) -> int:
+        high, medium = self.engagement_bands
+        return 1 if engagement >= high else 2 if engagement >= medium else 3
 
 
 class IcpConfig(Strict):
     verticals: tuple[Vertical, ...] = Field(min_length=1)
     personas: tuple[Persona, ...] = Field(min_length=1)
-    scoring: Scoring
+    exclusions: Exclusions = Exclusions()
+    engagement: Engagement = Engagement()
+    disqualifiers: Disqualifiers = Disqualifiers()
+    classification: Classification = Classification()
+
+    @model_validator(mode="after")
+    def _known_personas(self) -> IcpConfig:
+        known = {p.name for p in self.personas}
+        unknown = sorted({n for v in self.verticals for n in v.personas} - known)
+        if unknown:
+            raise ValueError(f"verticals name unknown personas: {', '.join(unknown)}")
+        return self
+
+    def personas_for(self, vertical: Vertical | None) -> tuple[Persona, ...]:
+        if vertical is None or not vertical.personas:
+            return self.personas
+        return tuple(p for p in self.personas if p.name in vertical.personas)
 
 
 class Member(Strict):
@@ -149,25 +197,30 @@ class Condition(Strict):
     tiers: tuple[Keyword, ...] = ()
     sources: tuple[Keyword, ...] = ()
     verticals: tuple[Name, ...] = ()
+    customer: bool | None = None  # an existing customer (exclusions.customers or the CRM says so)
 
     @property
     def is_catch_all(self) -> bool:
-        return not (self.countries or self.statuses or self.tiers or self.sources or self.verticals)
+        given = (self.countries, self.statuses, self.tiers, self.sources, self.verticals)
+        return not any(given) and self.customer is None
 
 
 class Rule(Strict):
-    """A routing rule: when the condition holds, send to a team (round robin) or a queue."""
+    """A routing rule: when the condition holds, send to the owner of the lead's account in the
+    CRM, to a team (round robin) or to a queue. An account_owner rule that finds no owner
+    passes the lead on to the next rule."""
 
     id: Name
     description: str | None = None
     when: Condition = Condition()
+    account_owner: bool = False
     team: Name | None = None
     queue: Name | None = None
 
     @model_validator(mode="after")
     def _one_action(self) -> Rule:
-        if (self.team is None) == (self.queue is None):
-            raise ValueError("a rule needs exactly one of 'team' or 'queue'")
+        if sum((self.account_owner, self.team is not None, self.queue is not None)) != 1:
+            raise ValueError("a rule needs exactly one of 'account_owner', 'team' or 'queue'")
         return self
 
 
@@ -195,7 +248,7 @@ class RoutingConfig(Strict):
             if rule.id in seen:
                 problems.append((("rules", i, "id"), f"rule id '{rule.id}' is used more than once"))
             seen.add(rule.id)
-        if not self.rules[-1].when.is_catch_all:
+        if not self.rules[-1].when.is_catch_all or self.rules[-1].account_owner:
             problems.append(
                 (
                     ("rules", len(self.rules) - 1, "when"),
@@ -215,3 +268,4 @@ class LeadflowConfig(Strict):
     icp: IcpConfig
     routing: RoutingConfig
     sources: SourcesConfig = SourcesConfig()
+    enrichment: EnrichmentConfig = EnrichmentConfig()

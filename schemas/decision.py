@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,16 +32,34 @@ class FitResult(Frozen):
     matched: str | None = None
     reason: str
     missing: tuple[str, ...] = ()
+    skipped: bool = False  # persona fit when the vertical names no personas
+
+
+class Reason(Frozen):
+    """One factor of a decision, as data (for reports and the model) and as a sentence."""
+
+    factor: str  # icp, persona, engagement, disqualifier:<kind>, customer, missing, locked, model
+    direction: Literal["positive", "negative", "neutral"]
+    weight: float = 0.0  # points it moved the score (0 for factors that decide by rule)
+    text: str
 
 
 class Evaluation(Frozen):
     icp: FitResult
     persona: FitResult
     engagement: int = Field(ge=0, le=100)
+    fit: Literal["A", "B", "C"] | None = None  # None: not judged (no fit, or not enough facts)
     score: int = Field(ge=0, le=100)
     tier: str
     status: Status
     reasons: tuple[str, ...]
+    factors: tuple[Reason, ...] = ()
+    disqualified: bool = False
+    customer: bool = False  # an existing customer: to its account manager
+    country: str | None = None  # the company's country as judged (the lead's or enrichment's)
+    missing: tuple[str, ...] = ()
+    next_step: str = ""
+    locked: bool = False  # a person locked the status in the CRM: kept as they set it
 
 
 class RoutingDecision(Frozen):

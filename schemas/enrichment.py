@@ -81,6 +81,16 @@ class AccountMatch(Frozen):
     customer: bool = False  # an existing customer: its account manager, not new business
 
 
+class ContactMatch(Frozen):
+    """The lead as a contact the CRM already has, with what a person set on it."""
+
+    crm: str
+    record_id: str
+    owner: str | None = None
+    status: str | None = None
+    locked: bool = False  # a person pinned status and owner: automation keeps them
+
+
 class Provenance(Frozen):
     provider: str  # "lead" when the lead said it itself
     confidence: float = Field(ge=0, le=1)
@@ -106,6 +116,7 @@ class Enrichment(Frozen):
     title: TitleFacts | None = None
     company: CompanyFacts = CompanyFacts()  # the lead's own company facts, completed by providers
     account: AccountMatch | None = None
+    contact: ContactMatch | None = None
     provenance: dict[str, Provenance] = Field(default_factory=dict)
     calls: tuple[ProviderCall, ...] = ()
 

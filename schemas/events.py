@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.decision import Evaluation, RoutingDecision
+from schemas.enrichment import Enrichment
 from schemas.lead import Lead
 
 SCHEMA_VERSION = 1
@@ -54,6 +55,7 @@ class LeadRouted(Event):
     config_version: str
     model_version: str | None = None
     lead: Lead
+    enrichment: Enrichment | None = None
     evaluation: Evaluation
     routing: RoutingDecision
     briefing: str

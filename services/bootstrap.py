@@ -12,11 +12,14 @@ from connectors.bus.kafka import KafkaBus, KafkaSettings
 from connectors.bus.sqlite import SqliteBus
 from connectors.crm import CrmWriter
 from connectors.crm.local import LocalCrm
+from connectors.enrichment import Waterfall, build_waterfall
+from connectors.enrichment.crm import LocalAccounts
 from connectors.store.engine import make_engine
 from connectors.store.sql import SqlStore
 from schemas.config import LeadflowConfig
 from schemas.events import ALL_TOPICS
 from services.config import load_config
+from services.qualifier.service import Enricher
 from services.settings import Settings
 
 
@@ -27,12 +30,15 @@ class Container:
     bus: Bus
     store: SqlStore
     crm: CrmWriter
+    enricher: Enricher | None = None
     _owned: list[Bus | SqlStore | CrmWriter] = field(default_factory=list)
 
     def current_config(self) -> LeadflowConfig:
         return self.config
 
     async def close(self) -> None:
+        if isinstance(self.enricher, Waterfall):
+            await self.enricher.aclose()
         for part in reversed(self._owned):
             await part.close()
 
@@ -74,8 +80,14 @@ async def bootstrap(
             crm = LocalCrm(store.engine)
             await crm.start()
             owned.append(crm)
+        enricher = build_waterfall(
+            config.enrichment,
+            config_dir=settings.config_dir,
+            api_key=settings.enrichment_api_key,
+            accounts=LocalAccounts(store.engine),
+        )
     except BaseException:
         for part in reversed(owned):
             await part.close()
         raise
-    return Container(settings, config, bus, store, crm, owned)
+    return Container(settings, config, bus, store, crm, enricher, _owned=owned)

@@ -15,14 +15,18 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from schemas.config import DEFER_CROSS_CHECKS, IcpConfig, LeadflowConfig, RoutingConfig
+from schemas.enrichment_config import EnrichmentConfig
 from schemas.sources import SourcesConfig
 
 FILES: dict[str, type[BaseModel]] = {
     "icp.yaml": IcpConfig,
     "routing.yaml": RoutingConfig,
     "sources.yaml": SourcesConfig,
+    "enrichment.yaml": EnrichmentConfig,
 }
-OPTIONAL = {"sources.yaml"}  # without it only the /v1/leads API takes leads
+# Without sources.yaml only the /v1/leads API takes leads; without enrichment.yaml the
+# default providers run (no network: email, phone, title, the demo table).
+OPTIONAL = {"sources.yaml", "enrichment.yaml"}
 
 
 @dataclass(frozen=True)
@@ -137,9 +141,12 @@ def load_config(directory: Path) -> LeadflowConfig:
     if problems:
         raise ConfigError(problems)
     icp, routing, sources = loaded["icp.yaml"], loaded["routing.yaml"], loaded["sources.yaml"]
+    enrichment = loaded["enrichment.yaml"]
     assert isinstance(icp, IcpConfig) and isinstance(routing, RoutingConfig)
-    assert isinstance(sources, SourcesConfig)
+    assert isinstance(sources, SourcesConfig) and isinstance(enrichment, EnrichmentConfig)
     problems = _cross_file(icp, routing, nodes["routing.yaml"])
     if problems:
         raise ConfigError(problems)
-    return LeadflowConfig(version=config_version(directory), icp=icp, routing=routing, sources=sources)
+    return LeadflowConfig(
+        version=config_version(directory), icp=icp, routing=routing, sources=sources, enrichment=enrichment
+    )

@@ -85,7 +85,9 @@ def sample_leads(count: int, seed: int = 7) -> list[dict[str, Any]]:
             "source": "demo",
         }
         if kind == "incomplete":
-            leads.append({"email": email, "source": "demo", "message": "Please send me information."})
+            # A personal mailbox and nothing else: enrichment has nothing to go on.
+            personal = f"{first}.{i}@inbox.example".lower()
+            leads.append({"email": personal, "source": "demo", "message": "Please send me information."})
             continue
         lead["company"] = company
         lead["title"] = rng.choice(POOR_TITLES if kind in ("poor", "lukewarm") else GOOD_TITLES)

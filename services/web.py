@@ -31,7 +31,7 @@ from services.intake.routes import ROUTES as INTAKE_ROUTES
 from services.intake.webhooks import ROUTES as WEBHOOK_ROUTES
 from services.logs import get_logger
 from services.qualifier.service import GROUP as QUALIFIER_GROUP
-from services.qualifier.service import Qualifier
+from services.qualifier.service import ContactDirectory, Qualifier
 from services.settings import Settings
 from services.writer.service import GROUP as WRITER_GROUP
 from services.writer.service import Writer
@@ -45,7 +45,14 @@ def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop
     loops = []
     attempts = container.settings.consumer_max_attempts
     if "qualifier" in roles:
-        qualifier = Qualifier(container.bus, container.store, container.current_config)
+        contacts = container.crm if isinstance(container.crm, ContactDirectory) else None
+        qualifier = Qualifier(
+            container.bus,
+            container.store,
+            container.current_config,
+            enricher=container.enricher,
+            contacts=contacts,
+        )
         loops.append(
             ConsumerLoop(
                 container.bus,

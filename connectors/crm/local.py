@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connectors.crm import WriteAction, WriteOutcome
 from connectors.errors import RetriableConnectorError
 from connectors.store.engine import upsert
+from schemas.enrichment import ContactMatch
 from schemas.events import LeadRouted
 
 metadata = MetaData()
@@ -38,7 +39,8 @@ records = Table(
     Column("lead_id", String(100), primary_key=True),
     Column("name", String(400)),
     Column("company", String(300)),
-    Column("owner", String(200)),
+    Column("owner", String(200)),  # a person; a lead waiting in a queue has none
+    Column("queue", String(200)),
     Column("status", String(40)),
     Column("tier", String(100)),
     Column("score", Integer),
@@ -109,7 +111,8 @@ class LocalCrm:
             if not locked:
                 values |= {
                     "status": routed.evaluation.status.value,
-                    "owner": routed.routing.owner or routed.routing.queue,
+                    "owner": routed.routing.owner,
+                    "queue": routed.routing.queue,
                 }
             stmt = self._insert(records).values(lead_id=routed.lead_id, locked=False, writes=1, **values)
             await conn.execute(
@@ -134,6 +137,19 @@ class LocalCrm:
         """What an AE does in the CRM: pin the status and owner against automatic changes."""
         async with self._engine.begin() as conn:
             await conn.execute(records.update().where(records.c.lead_id == lead_id).values(locked=locked))
+
+    async def contact(self, lead_id: str) -> ContactMatch | None:
+        """The lead as this CRM knows it: owner, status, and whether a person locked them."""
+        record = await self.record(lead_id)
+        if record is None:
+            return None
+        return ContactMatch(
+            crm=self.name,
+            record_id=lead_id,
+            owner=record["owner"],
+            status=record["status"],
+            locked=record["locked"],
+        )
 
     async def record(self, lead_id: str) -> dict[str, Any] | None:
         async with self._engine.connect() as conn:

@@ -56,6 +56,7 @@ leads = Table(
     Column("rule_id", String(100), nullable=False),
     Column("reasons", JSON, nullable=False),
     Column("briefing", Text, nullable=False),
+    Column("details", JSON),  # fit, persona, factors, enrichment with provenance: what the API shows
     Column("config_version", String(64), nullable=False),
     Column("model_version", String(64)),
     Column("received_at", DateTime(timezone=True), nullable=False),
@@ -109,6 +110,26 @@ def _as_utc(value: Any) -> Any:
     return value
 
 
+def _details(routed: LeadRouted) -> dict[str, Any]:
+    evaluation = routed.evaluation.model_dump(
+        mode="json",
+        include={
+            "icp",
+            "persona",
+            "fit",
+            "engagement",
+            "factors",
+            "disqualified",
+            "customer",
+            "missing",
+            "next_step",
+            "locked",
+        },
+    )
+    enrichment = routed.enrichment.model_dump(mode="json") if routed.enrichment else None
+    return {**evaluation, "enrichment": enrichment}
+
+
 def _lead_row(routed: LeadRouted) -> dict[str, Any]:
     return {
         "lead_id": routed.lead_id,
@@ -123,6 +144,7 @@ def _lead_row(routed: LeadRouted) -> dict[str, Any]:
         "rule_id": routed.routing.rule_id,
         "reasons": list(routed.evaluation.reasons),
         "briefing": routed.briefing,
+        "details": _details(routed),
         "config_version": routed.config_version,
         "model_version": routed.model_version,
         "received_at": routed.received_at,
@@ -249,6 +271,14 @@ class SqlStore:
     ) -> Claim:
         """Claim a delivery before publishing it. A pending claim older than ``stale`` belonged
         to a process that died mid-publish: it is taken over, so the sender's retry is not lost."""
+        where = (inbound.c.source == source, inbound.c.event_id == event_id)
+        async with self.engine.connect() as conn:
+            # A read first: repeats (most of a retry storm) need no write lock.
+            seen = (await conn.execute(select(inbound.c.state, inbound.c.digest).where(*where))).first()
+        if seen is not None and seen.state == "published":
+            if digest is not None and seen.digest is not None and seen.digest != digest:
+                return Claim.CONFLICT
+            return Claim.DUPLICATE
         async with self.engine.begin() as conn:
             inserted = await conn.execute(
                 self._insert(inbound)

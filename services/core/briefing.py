@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from schemas.decision import Evaluation, RoutingDecision, Status
+from schemas.decision import Evaluation, RoutingDecision
 from schemas.lead import Lead
-
-_NEXT_STEP = {
-    Status.QUALIFIED: "Call within the hour; offer a demo focused on their stated need.",
-    Status.POTENTIAL: "Send a short, relevant case study and ask one qualifying question.",
-    Status.UNQUALIFIED: "No sales action; keep in nurture.",
-    Status.INSUFFICIENT_INFO: "Research or ask for the missing details before deciding.",
-}
 
 
 def briefing(lead: Lead, evaluation: Evaluation, routing: RoutingDecision) -> str:
@@ -36,5 +29,5 @@ def briefing(lead: Lead, evaluation: Evaluation, routing: RoutingDecision) -> st
         text = " ".join(lead.message.split())
         lines.append(f'They wrote: "{text[:280]}{"..." if len(text) > 280 else ""}"')
     lines.append(f"Routing: {routing.reason}.")
-    lines.append(f"Next step: {_NEXT_STEP[evaluation.status]}")
+    lines.append(f"Next step: {evaluation.next_step}")
     return "\n".join(lines)

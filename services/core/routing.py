@@ -9,22 +9,35 @@ from schemas.lead import Lead
 
 def _matches(when: Condition, lead: Lead, evaluation: Evaluation) -> bool:
     checks = (
-        (when.countries, (lead.company.country or "").upper()),
+        (when.countries, (evaluation.country or lead.company.country or "").upper()),
         (when.statuses, evaluation.status.value),
         (when.tiers, evaluation.tier.lower()),
         (when.sources, lead.source.lower()),
         (when.verticals, evaluation.icp.matched or ""),
     )
+    if when.customer is not None and when.customer != evaluation.customer:
+        return False
     return all(not allowed or value in allowed for allowed, value in checks)
 
 
-def match_rule(lead: Lead, evaluation: Evaluation, config: RoutingConfig) -> Rule:
-    """The first rule whose condition holds. Config validation guarantees a catch-all last rule."""
-    return next(r for r in config.rules if _matches(r.when, lead, evaluation))
+def match_rule(
+    lead: Lead, evaluation: Evaluation, config: RoutingConfig, account_owner: str | None = None
+) -> Rule:
+    """The first rule whose condition holds and whose action can apply (an account_owner rule
+    needs a known owner). Config validation guarantees a catch-all last rule."""
+    return next(
+        r
+        for r in config.rules
+        if _matches(r.when, lead, evaluation) and (not r.account_owner or account_owner is not None)
+    )
 
 
-def assign(rule: Rule, config: RoutingConfig, turn: int) -> RoutingDecision:
+def assign(rule: Rule, config: RoutingConfig, turn: int, account_owner: str | None = None) -> RoutingDecision:
     """Apply a matched rule. ``turn`` is the team's rotation counter, kept by the caller's store."""
+    if rule.account_owner and account_owner is not None:
+        return RoutingDecision(
+            rule_id=rule.id, owner=account_owner, reason=f"rule '{rule.id}': the account's owner in the CRM"
+        )
     if rule.queue is not None:
         return RoutingDecision(
             rule_id=rule.id,

@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from schemas.decision import FitResult, Reason
 from schemas.lead import Lead
 from services.intake.openapi_parts import WEBHOOK_ERRORS, error, json_body
 from services.intake.webhooks import OPENAPI_PATHS
@@ -110,6 +111,10 @@ def _ids() -> dict[str, Any]:
 def _components() -> dict[str, Any]:
     lead = Lead.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = lead.pop("$defs", {})
+    for model in (FitResult, Reason):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        defs |= schema.pop("$defs", {})
+        defs[model.__name__] = schema
     nullable_str = {"anyOf": [{"type": "string"}, {"type": "null"}]}
     return {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -164,6 +169,15 @@ def _components() -> dict[str, Any]:
                     "received_at": {"type": "string"},
                     "decided_at": {"type": "string"},
                     "written_at": nullable_str,
+                    "icp": {"$ref": "#/components/schemas/FitResult"},
+                    "persona": {"$ref": "#/components/schemas/FitResult"},
+                    "fit": {"anyOf": [{"enum": ["A", "B", "C"]}, {"type": "null"}]},
+                    "engagement": {"type": "integer", "minimum": 0, "maximum": 100},
+                    "factors": {"type": "array", "items": {"$ref": "#/components/schemas/Reason"}},
+                    "missing": {"type": "array", "items": {"type": "string"}},
+                    "next_step": {"type": "string"},
+                    "locked": {"type": "boolean"},
+                    "enrichment": {"description": "What enrichment found, with provenance per field"},
                 },
             },
         },

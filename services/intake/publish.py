@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from cachetools import TTLCache
+
 from connectors.bus import Bus
 from connectors.store.sql import Claim, SqlStore
 from schemas.events import TOPIC_FEEDBACK, TOPIC_RECEIVED, LeadFeedback, LeadReceived
@@ -65,6 +67,9 @@ class Publisher:
     def __init__(self, bus: Bus, store: SqlStore) -> None:
         self._bus, self._store = bus, store
         self._inflight: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
+        # Events this process published lately, with their digest: a sender's retry storm is
+        # answered from memory instead of a store transaction each. The store stays the truth.
+        self._recent: TTLCache[tuple[str, str], str] = TTLCache(maxsize=100_000, ttl=3600)
 
     async def publish(self, item: Inbound, now: datetime) -> Outcome:
         """Raises BusUnavailable or Busy (503: another replica holds the event), or Replayed (409)."""
@@ -72,6 +77,11 @@ class Publisher:
             await self._send(item)
             return Outcome.PUBLISHED
         key = (item.source, item.source_event_id)
+        seen = self._recent.get(key)
+        if seen is not None:
+            if seen != digest(item):
+                raise Replayed(f"event id '{item.source_event_id}' was already used for different content")
+            return Outcome.DUPLICATE
         running = self._inflight.get(key)
         if running is not None:
             try:
@@ -100,6 +110,7 @@ class Publisher:
         if claim is Claim.CONFLICT:
             raise Replayed(f"event id '{item.source_event_id}' was already used for different content")
         if claim is Claim.DUPLICATE:
+            self._recent[(item.source, item.source_event_id)] = digest(item)
             log.info("duplicate", source=item.source, event_id=item.event.event_id, outcome="duplicate")
             return Outcome.DUPLICATE
         if claim is Claim.IN_PROGRESS:
@@ -113,6 +124,7 @@ class Publisher:
             await self._store.release_inbound(item.source, item.source_event_id)
             raise
         await self._store.confirm_inbound(item.source, item.source_event_id)
+        self._recent[(item.source, item.source_event_id)] = digest(item)
         return Outcome.PUBLISHED
 
     async def _send(self, item: Inbound) -> None:

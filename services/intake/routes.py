@@ -47,7 +47,8 @@ async def post_lead(request: Request) -> JSONResponse:
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: utc_iso(v) if isinstance(v, datetime) else v for k, v in row.items() if k in LEAD_KEYS}
+    view = {k: utc_iso(v) if isinstance(v, datetime) else v for k, v in row.items() if k in LEAD_KEYS}
+    return {**view, **(row.get("details") or {})}
 
 
 async def get_lead(request: Request) -> JSONResponse:

@@ -4,20 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
 from connectors.bus import Bus, Message
 from connectors.store.sql import SqlStore
 from schemas.config import LeadflowConfig
+from schemas.enrichment import ContactMatch, Enrichment
 from schemas.events import TOPIC_ROUTED, LeadReceived, LeadRouted
+from schemas.lead import Lead
 from services.core.briefing import briefing
+from services.core.classify import evaluate
+from services.core.facts import company_facts
 from services.core.routing import assign, match_rule
-from services.core.scoring import evaluate
 from services.errors import PoisonEvent
 from services.logs import get_logger
 
 GROUP = "leadflow-qualifier"
+
+
+class Enricher(Protocol):
+    async def enrich(self, lead: Lead) -> Enrichment:
+        """Never raises: a provider that fails is recorded, not fatal."""
+        ...
+
+
+@runtime_checkable
+class ContactDirectory(Protocol):
+    async def contact(self, lead_id: str) -> ContactMatch | None: ...
 
 
 class Qualifier:
@@ -27,8 +42,11 @@ class Qualifier:
         store: SqlStore,
         config: Callable[[], LeadflowConfig],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        enricher: Enricher | None = None,
+        contacts: ContactDirectory | None = None,
     ) -> None:
         self._bus, self._store, self._config, self._clock = bus, store, config, clock
+        self._enricher, self._contacts = enricher, contacts
         self._log = get_logger(consumer=GROUP)
 
     async def handle(self, message: Message) -> None:
@@ -54,12 +72,24 @@ class Qualifier:
             config_version=routed.config_version,
         )
 
+    async def _enrich(self, received: LeadReceived) -> Enrichment | None:
+        lead = received.lead
+        enrichment = await self._enricher.enrich(lead) if self._enricher else None
+        contact = await self._contacts.contact(received.lead_id) if self._contacts else None
+        if contact is None:
+            return enrichment
+        base = enrichment or Enrichment(company=company_facts(lead, None))
+        return base.model_copy(update={"contact": contact})
+
     async def decide(self, received: LeadReceived) -> LeadRouted:
         config = self._config()
-        evaluation = evaluate(received.lead, config.icp)
-        rule = match_rule(received.lead, evaluation, config.routing)
+        enrichment = await self._enrich(received)
+        # Judged as of arrival, so a replay of history decides as production did.
+        evaluation = evaluate(received.lead, enrichment, config.icp, now=received.received_at)
+        owner = enrichment.account.owner if enrichment and enrichment.account else None
+        rule = match_rule(received.lead, evaluation, config.routing, owner)
         turn = await self._store.next_turn(rule.team) if rule.team else 0
-        routing = assign(rule, config.routing, turn)
+        routing = assign(rule, config.routing, turn, owner)
         return LeadRouted(
             event_id=received.event_id,
             lead_id=received.lead_id,
@@ -68,6 +98,7 @@ class Qualifier:
             config_version=config.version,
             model_version=None,
             lead=received.lead,
+            enrichment=enrichment,
             evaluation=evaluation,
             routing=routing,
             briefing=briefing(received.lead, evaluation, routing),

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 import pytest
 
 from schemas.decision import Evaluation, Fit, FitResult, RoutingDecision, Status
 from schemas.lead import Lead
+from services.config import load_config
 from services.core.briefing import briefing
+from services.core.classify import evaluate
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "deploy" / "config"
+NEXT_STEPS = {
+    Status.QUALIFIED: "Call within the hour; offer a demo focused on their stated need.",
+    Status.POTENTIAL: "Reach out today with a relevant case study and one qualifying question.",
+    Status.UNQUALIFIED: "No sales action yet; keep in marketing nurture.",
+    Status.INSUFFICIENT_INFO: "Find out industry (review queue, or ask the lead) before deciding.",
+}
 
 REASONS = (
     "Company: 150 employees in logistics in ES fits 'Mid-market logistics'",
@@ -39,7 +52,14 @@ def lead(message: str | None = "We need to automate billing for 40 depots.", **p
 def evaluation(status: Status = Status.QUALIFIED) -> Evaluation:
     fit = FitResult(status=Fit.YES, reason="fits")
     return Evaluation(
-        icp=fit, persona=fit, engagement=50, score=88, tier="hot", status=status, reasons=REASONS
+        icp=fit,
+        persona=fit,
+        engagement=50,
+        score=88,
+        tier="hot",
+        status=status,
+        reasons=REASONS,
+        next_step=NEXT_STEPS[status],
     )
 
 
@@ -74,17 +94,22 @@ def test_briefing_gives_the_routing_reason() -> None:
 
 
 @pytest.mark.parametrize("status", list(Status))
-def test_briefing_ends_with_a_next_step_for_every_status(status: Status) -> None:
+def test_briefing_ends_with_the_evaluation_s_next_step(status: Status) -> None:
     last = briefing(lead(), evaluation(status), ROUTING).splitlines()[-1]
 
-    assert last.startswith("Next step: ")
-    assert len(last) > len("Next step: ") + 10
+    assert last == f"Next step: {NEXT_STEPS[status]}"
 
 
-def test_next_steps_differ_by_status() -> None:
-    steps = {briefing(lead(), evaluation(s), ROUTING).splitlines()[-1] for s in Status}
+def test_an_insufficient_info_briefing_says_what_to_find_out() -> None:
+    bare = Lead.model_validate({"email": "someone@gmail.com", "source": "web"})
+    judged = evaluate(bare, None, load_config(CONFIG_DIR).icp, datetime(2026, 12, 1, tzinfo=UTC))
 
-    assert len(steps) == len(Status)
+    last = briefing(bare, judged, ROUTING).splitlines()[-1]
+
+    assert last == (
+        "Next step: Find out industry, employees, country, title"
+        " (review queue, or ask the lead) before deciding."
+    )
 
 
 def test_insufficient_info_status_reads_as_words() -> None:

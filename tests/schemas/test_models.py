@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from schemas.config import (
+    Classification,
     Condition,
     IcpConfig,
     Member,
@@ -17,11 +18,8 @@ from schemas.config import (
     Range,
     RoutingConfig,
     Rule,
-    Scoring,
     Team,
-    Tier,
     Vertical,
-    Weights,
 )
 from schemas.decision import Evaluation, Fit, FitResult, RoutingDecision, Status
 from schemas.events import DeadLetter, LeadReceived, LeadRouted
@@ -47,13 +45,11 @@ EXAMPLE: dict[str, Any] = {
     "activities": [{"type": "page_view", "url": "/pricing", "at": "2026-11-20T10:15:00Z"}],
 }
 
-TIERS = (Tier(name="hot", min_score=80), Tier(name="cold", min_score=0))
 ICP = IcpConfig(
     verticals=(
         Vertical(name="EU logistics", industries=("logistics",), employees=Range(min=50), countries=("ES",)),
     ),
     personas=(Persona(name="Ops", title_keywords=("operations",), seniority_keywords=("head",)),),
-    scoring=Scoring(engagement_points={"demo_request": 60}, pricing_page_points=25, tiers=TIERS),
 )
 TEAM = Team(name="EMEA", members=(Member(id="ana", name="Ana Garcia"),))
 ROUTING = RoutingConfig(
@@ -298,26 +294,28 @@ def test_range_bounds_are_inclusive_and_optional() -> None:
     assert None not in Range()
 
 
-@pytest.mark.parametrize(("engagement", "total"), [(30, 110), (10, 90)])
-def test_weights_must_add_up_to_100(engagement: int, total: int) -> None:
-    with pytest.raises(ValidationError, match=f"add up to {total}"):
-        Weights(icp=50, persona=30, engagement=engagement)
-    assert Weights(icp=100, persona=0, engagement=0).icp == 100
+def test_classification_bands_must_be_ordered() -> None:
+    with pytest.raises(ValidationError, match="engagement_bands"):
+        Classification(engagement_bands=(20, 50))
+    assert [Classification().band(e) for e in (80, 50, 49, 20, 19, 0)] == [1, 1, 2, 2, 3, 3]
 
 
-def test_scoring_needs_a_tier_with_min_score_0() -> None:
-    with pytest.raises(ValidationError, match="min_score 0"):
-        Scoring(tiers=(Tier(name="hot", min_score=80), Tier(name="cold", min_score=1)))
+def test_the_matrix_needs_every_fit_grade() -> None:
+    with pytest.raises(ValidationError, match="fit grades C"):
+        Classification(matrix={"A": ("hot", "hot", "warm"), "B": ("hot", "warm", "nurture")})
+    with pytest.raises(ValidationError):
+        Classification(matrix={"A": ("hot", "hot", "lukewarm")})  # type: ignore[dict-item]
 
 
-def test_scoring_rejects_potential_above_qualified() -> None:
-    with pytest.raises(ValidationError, match="potential_min_score"):
-        Scoring(qualified_min_score=50, potential_min_score=60, tiers=TIERS)
+def test_verticals_may_only_name_known_personas() -> None:
+    vertical = Vertical(name="EU", industries=("logistics",), personas=("Nobody",))
+    with pytest.raises(ValidationError, match="unknown personas: Nobody"):
+        IcpConfig(verticals=(vertical,), personas=ICP.personas)
 
 
-def test_scoring_rejects_duplicate_tier_names() -> None:
-    with pytest.raises(ValidationError, match="unique"):
-        Scoring(tiers=(Tier(name="cold", min_score=50), Tier(name="cold", min_score=0)))
+def test_a_persona_needs_functions_or_keywords() -> None:
+    with pytest.raises(ValidationError, match="functions or title_keywords"):
+        Persona(name="Anyone")
 
 
 @pytest.mark.parametrize("country", ["Spain", "E", "ESP", "E1"])
@@ -335,9 +333,11 @@ def test_config_models_reject_unknown_keys() -> None:
         Vertical.model_validate({"name": "v", "industry": ["logistics"]})
 
 
-@pytest.mark.parametrize("actions", [{"team": "EMEA", "queue": "SDR review"}, {}])
-def test_a_rule_needs_exactly_one_of_team_or_queue(actions: dict[str, str]) -> None:
-    with pytest.raises(ValidationError, match="exactly one of 'team' or 'queue'"):
+@pytest.mark.parametrize(
+    "actions", [{"team": "EMEA", "queue": "SDR review"}, {}, {"account_owner": True, "queue": "SDR review"}]
+)
+def test_a_rule_needs_exactly_one_action(actions: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match="exactly one of 'account_owner', 'team' or 'queue'"):
         Rule.model_validate({"id": "r", **actions})
 
 

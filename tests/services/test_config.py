@@ -29,10 +29,8 @@ personas:
     title_keywords: []
   - name: Founder
     title_keywords: [founder]
-scoring:
-  weights: {icp: 50, persona: 30, engagement: 30}
-  tiers:
-    - {name: cold, min_score: 0}
+classification:
+  engagement_bands: [20, 50]
 """
 
 BROKEN_ROUTING = """\
@@ -114,8 +112,8 @@ def test_every_problem_in_both_files_is_reported_with_file_line_and_field(tmp_pa
     expected = {
         ("icp.yaml", line_of(BROKEN_ICP, "max: 50"), "verticals.0.employees"),
         ("icp.yaml", line_of(BROKEN_ICP, "- Spain"), "verticals.0.countries.1"),
-        ("icp.yaml", line_of(BROKEN_ICP, "title_keywords: []"), "personas.0.title_keywords"),
-        ("icp.yaml", line_of(BROKEN_ICP, "weights:"), "scoring.weights"),
+        ("icp.yaml", line_of(BROKEN_ICP, "- name: Ops"), "personas.0"),
+        ("icp.yaml", line_of(BROKEN_ICP, "engagement_bands:"), "classification"),
         ("routing.yaml", line_of(BROKEN_ROUTING, "{id: ben}"), "teams.0.members.1.name"),
         ("routing.yaml", line_of(BROKEN_ROUTING, "- id: emea"), "rules.0"),
         ("routing.yaml", line_of(BROKEN_ROUTING, "colour: red"), "rules.1.colour"),
@@ -123,8 +121,9 @@ def test_every_problem_in_both_files_is_reported_with_file_line_and_field(tmp_pa
     assert expected <= found
     messages = {p.field: p.message for p in problems}
     assert messages["verticals.0.employees"] == "min (500) is greater than max (50)"
-    assert messages["scoring.weights"] == "weights must add up to 100, they add up to 110"
-    assert messages["rules.0"] == "a rule needs exactly one of 'team' or 'queue'"
+    assert messages["personas.0"] == "a persona needs functions or title_keywords"
+    assert messages["classification"].startswith("engagement_bands must be [high, medium]")
+    assert messages["rules.0"] == "a rule needs exactly one of 'account_owner', 'team' or 'queue'"
     assert "Field required" in messages["teams.0.members.1.name"]
 
 
@@ -202,7 +201,6 @@ def test_an_empty_file_reports_each_required_section(tmp_path: Path) -> None:
     assert {(p.file, p.field, p.message) for p in problems} == {
         ("icp.yaml", "verticals", "Field required"),
         ("icp.yaml", "personas", "Field required"),
-        ("icp.yaml", "scoring", "Field required"),
     }
 
 
@@ -213,6 +211,6 @@ def test_a_routing_rule_naming_an_unknown_vertical_is_reported_at_that_rule(tmp_
     )
     (directory / "routing.yaml").write_text(routing)
     [problem] = problems_of(directory)
-    assert (problem.file, problem.field) == ("routing.yaml", "rules.2.when.verticals")
+    assert (problem.file, problem.field) == ("routing.yaml", "rules.4.when.verticals")
     assert problem.line == line_of(routing, "Enterprise logistic]")
     assert "unknown vertical 'Enterprise logistic'" in problem.message
