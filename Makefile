@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: setup run test lint typecheck check demo lock clean
+.PHONY: setup run test bench lint typecheck check demo lock clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,11 @@ run: setup
 
 test: setup lint typecheck
 	$(BIN)/pytest
+
+# Benchmarks print JSON; they are run on demand, never by `make test`.
+bench: setup
+	$(BIN)/python -m tests.bench.bench_evaluate
+	$(BIN)/python -m tests.bench.bench_enrich
 
 lint: setup
 	$(BIN)/ruff check .

@@ -28,6 +28,19 @@ def _check(results: dict[str, dict[str, object]], db: Path) -> None:
         assert lead["owner"] or lead["queue"]
         assert lead["reasons"] and lead["briefing"]
     assert {lead["status"] for lead in results.values()} >= {"qualified", "unqualified", "insufficient_info"}
+    # The judgment and the enrichment, with who said what, are in the lead view.
+    qualified = next(lead for lead in results.values() if lead["status"] == "qualified")
+    assert qualified["icp"]["status"] == "yes" and qualified["icp"]["matched"]
+    assert qualified["persona"]["matched"] and qualified["fit"] in {"A", "B"}
+    assert {f["factor"] for f in qualified["factors"]} >= {"icp", "persona", "engagement"}
+    enrichment = qualified["enrichment"]
+    assert enrichment["title"]["seniority"] and enrichment["email"]["valid_syntax"]
+    providers = {p["provider"] for p in enrichment["provenance"].values()}
+    assert {"lead", "email", "title"} <= providers
+    assert all(
+        call["outcome"] in {"ok", "empty", "cached", "skipped", "timeout", "error"}
+        for call in enrichment["calls"]
+    )
     writes, notes = crm_counts(db)
     assert writes == dict.fromkeys(results, 1)
     assert notes == dict.fromkeys(results, 1)
