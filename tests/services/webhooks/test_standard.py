@@ -187,7 +187,9 @@ async def test_concurrent_repeats_publish_exactly_once_per_id(hooks: Hooks) -> N
 
     async def post(msg_id: str, body: bytes) -> int:
         async with gate:
-            return (await hooks.client.post(URL, content=body, headers=_headers(body, msg_id))).status_code
+            # Generous: on a loaded disk 200 fsync'ed claims queue up; this test is about exactness.
+            response = await hooks.client.post(URL, content=body, headers=_headers(body, msg_id), timeout=120)
+            return response.status_code
 
     statuses = await asyncio.gather(*(post(msg_id, body) for msg_id, body in bodies))
     assert len(hooks.leads()) == 100
