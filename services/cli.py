@@ -154,7 +154,7 @@ def demo(
             continue
         where = r.get("owner") or (f"queue '{r['queue']}'" if r.get("queue") else "-")
         status, tier, score = r.get("status", "?"), r.get("tier", "-"), r.get("score", "-")
-        typer.echo(f"{r['lead_id']}  {status:<17} {tier:<5} {score!s:>3}  -> {where}")
+        typer.echo(f"{r['lead_id']}  {status:<17} {tier:<12} {score!s:>3}  -> {where}")
     pending = sum(1 for r in results if r.get("status") == "pending")
     typer.echo(f"{len(results) - pending} of {len(results)} leads decided and written."
                f" Details: GET {url}/v1/leads/<lead_id>", err=True)  # fmt: skip
