@@ -21,6 +21,12 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
+def not_a_lead(exc: ValidationError) -> NotALead:
+    """A 422 that names each field that is wrong, from a pydantic error."""
+    errors = field_errors(exc)
+    return NotALead("; ".join(f"{e['field']}: {e['message']}" for e in errors), {"fields": errors})
+
+
 def parse_lead(data: Any, default_source: str) -> Lead:
     """A Lead from a (mapped) payload, or 422 naming each field that is wrong."""
     if not isinstance(data, dict):
@@ -29,10 +35,7 @@ def parse_lead(data: Any, default_source: str) -> Lead:
     try:
         return Lead.model_validate(data)
     except ValidationError as exc:
-        errors = field_errors(exc)
-        raise NotALead(
-            "; ".join(f"{e['field']}: {e['message']}" for e in errors), {"fields": errors}
-        ) from exc
+        raise not_a_lead(exc) from exc
 
 
 async def publish_all(request: Request, items: Sequence[Inbound]) -> list[tuple[Inbound, Outcome]]:

@@ -35,7 +35,7 @@ from services.intake.body import parse_json
 from services.intake.guard import admit
 from services.intake.openapi_parts import WEBHOOK_ERRORS, json_body
 from services.intake.publish import Inbound, feedback_inbound, lead_inbound
-from services.intake.respond import accept_all, field_errors, parse_lead
+from services.intake.respond import accept_all, not_a_lead, parse_lead
 from services.intake.signatures import b64, check_window, header, hmac_sha256, same
 from services.logs import get_logger
 
@@ -146,10 +146,7 @@ def parse_batch(data: Any) -> list[HubSpotEvent]:
     try:
         return _BATCH.validate_python(data)
     except ValidationError as exc:
-        errors = field_errors(exc)
-        raise NotALead(
-            "; ".join(f"{e['field']}: {e['message']}" for e in errors), {"fields": errors}
-        ) from exc
+        raise not_a_lead(exc) from exc
 
 
 def _object_id(event: HubSpotEvent) -> int:

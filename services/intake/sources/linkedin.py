@@ -34,7 +34,7 @@ from starlette.routing import Route
 from schemas.lead import Lead
 from schemas.sources import SourcesConfig
 from services.errors import Malformed, NotALead, Unauthorized
-from services.intake.body import parse_json, require_json
+from services.intake.body import parse_json
 from services.intake.guard import admit
 from services.intake.openapi_parts import ACCEPTED, WEBHOOK_ERRORS, error, json_body
 from services.intake.publish import lead_inbound
@@ -141,8 +141,7 @@ async def challenge(request: Request) -> JSONResponse:
 async def receive(request: Request) -> JSONResponse:
     state = request.app.state
     config: SourcesConfig = state.container.config.sources
-    body = await admit(request, SOURCE, config.linkedin)
-    require_json(request)
+    body = await admit(request, SOURCE, config.linkedin, media_types=("application/json",))
     verify(body, request.headers, _secret(request))
     notification = parse_notification(parse_json(body))
     if notification is None:

@@ -24,7 +24,7 @@ from starlette.routing import Route
 from schemas.lead import Lead
 from schemas.sources import SourcesConfig, TypeformSource
 from services.errors import NotALead, Unauthorized
-from services.intake.body import parse_json, require_json
+from services.intake.body import parse_json
 from services.intake.guard import admit
 from services.intake.mapping import apply_mapping
 from services.intake.openapi_parts import ACCEPTED, WEBHOOK_ERRORS, json_body
@@ -149,9 +149,8 @@ async def receive(request: Request) -> JSONResponse:
     config: SourcesConfig = state.container.config.sources
     source = config.typeform.get(form_id)
     name = f"typeform:{form_id}"
-    body = await admit(request, name, source)
+    body = await admit(request, name, source, media_types=("application/json",))
     assert source is not None  # admit answered 404 otherwise
-    require_json(request)
     secret = state.settings.typeform_secret
     if secret is None:
         raise Unauthorized("no secret is configured for Typeform (LEADFLOW_TYPEFORM_SECRET)")
