@@ -24,26 +24,10 @@ from schemas.config import (
 from schemas.decision import Evaluation, Fit, FitResult, RoutingDecision, Status
 from schemas.events import DeadLetter, LeadReceived, LeadRouted
 from schemas.lead import Company, Lead, Person, lead_id_for
+from tests.examples import EXAMPLE
 
 AT = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
 
-EXAMPLE: dict[str, Any] = {
-    "email": "maria.lopez@acme-logistics.com",
-    "first_name": "Maria",
-    "last_name": "Lopez",
-    "title": "Head of Operations",
-    "phone": "+34 600 123 456",
-    "company": {
-        "name": "Acme Logistics",
-        "domain": "acme-logistics.com",
-        "employees": 150,
-        "industry": "Logistics",
-        "country": "ES",
-    },
-    "source": "web",
-    "message": "We need to automate billing for 40 depots.",
-    "activities": [{"type": "page_view", "url": "/pricing", "at": "2026-11-20T10:15:00Z"}],
-}
 
 ICP = IcpConfig(
     verticals=(

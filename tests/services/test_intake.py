@@ -17,27 +17,11 @@ from services.logs import configure
 from services.settings import Settings
 from services.web import create_app
 from tests.conftest import CONFIG_DIR
+from tests.examples import EXAMPLE
 from tests.servers import serve
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-EXAMPLE = {
-    "email": "maria.lopez@acme-logistics.com",
-    "first_name": "Maria",
-    "last_name": "Lopez",
-    "title": "Head of Operations",
-    "phone": "+34 600 123 456",
-    "company": {
-        "name": "Acme Logistics",
-        "domain": "acme-logistics.com",
-        "employees": 150,
-        "industry": "Logistics",
-        "country": "ES",
-    },
-    "source": "web",
-    "message": "We need to automate billing for 40 depots.",
-    "activities": [{"type": "page_view", "url": "/pricing", "at": "2026-11-20T10:15:00Z"}],
-}
 
 
 @dataclass
