@@ -12,19 +12,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 # Every field a provider may fill: whole facts objects, the account, or one company fact.
-EnrichmentPath = Literal[
-    "email",
-    "phone",
-    "title",
-    "account",
-    "company.name",
-    "company.domain",
-    "company.industry",
-    "company.employees",
-    "company.revenue",
-    "company.country",
-    "company.technologies",
-]
 # What an outside API or table can tell about a company (facts objects are ours to compute).
 CompanyPath = Literal[
     "company.name",
@@ -35,6 +22,8 @@ CompanyPath = Literal[
     "company.country",
     "company.technologies",
 ]
+# Every field enrichment can fill.
+EnrichmentPath = Literal["email", "phone", "title", "account"] | CompanyPath
 # The columns a firmographic table is read into.
 TableColumn = Literal["name", "domain", "industry", "employees", "revenue", "country", "technologies"]
 

@@ -21,11 +21,6 @@ def norm(text: str | None) -> str:
     return _NON_WORD.sub(" ", folded.lower()).strip()
 
 
-@functools.lru_cache(maxsize=65_536)
-def _word_pattern(keyword: str) -> re.Pattern[str]:
-    return re.compile(rf"\b{re.escape(norm(keyword))}\b")
-
-
 @functools.lru_cache(maxsize=4096)
 def _any_pattern(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
     words = sorted({norm(k) for k in keywords} - {""}, key=len, reverse=True)
@@ -37,12 +32,6 @@ def has_any(haystack: str, keywords: tuple[str, ...]) -> bool:
     alternation per keyword list, one search."""
     pattern = _any_pattern(keywords)
     return pattern is not None and pattern.search(haystack) is not None
-
-
-def has_word(haystack: str, keyword: str) -> bool:
-    """Whether the normalised ``haystack`` holds ``keyword`` as whole words (patterns cached:
-    the same few hundred keywords are asked about for every lead)."""
-    return _word_pattern(keyword).search(haystack) is not None
 
 
 def _bounded(r: Range) -> bool:

@@ -77,9 +77,10 @@ class Publisher:
             await self._send(item)
             return Outcome.PUBLISHED
         key = (item.source, item.source_event_id)
+        content = digest(item)
         seen = self._recent.get(key)
         if seen is not None:
-            if seen != digest(item):
+            if seen != content:
                 raise Replayed(f"event id '{item.source_event_id}' was already used for different content")
             return Outcome.DUPLICATE
         running = self._inflight.get(key)
@@ -92,7 +93,7 @@ class Publisher:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            outcome = await self._claim_and_send(item, now)
+            outcome = await self._claim_and_send(item, now, content)
             future.set_result(outcome)
             return outcome
         except BaseException as exc:
@@ -102,15 +103,13 @@ class Publisher:
         finally:
             self._inflight.pop(key, None)
 
-    async def _claim_and_send(self, item: Inbound, now: datetime) -> Outcome:
+    async def _claim_and_send(self, item: Inbound, now: datetime, content: str) -> Outcome:
         assert item.source_event_id is not None
-        claim = await self._store.claim_inbound(
-            item.source, item.source_event_id, now, STALE_CLAIM, digest(item)
-        )
+        claim = await self._store.claim_inbound(item.source, item.source_event_id, now, STALE_CLAIM, content)
         if claim is Claim.CONFLICT:
             raise Replayed(f"event id '{item.source_event_id}' was already used for different content")
         if claim is Claim.DUPLICATE:
-            self._recent[(item.source, item.source_event_id)] = digest(item)
+            self._recent[(item.source, item.source_event_id)] = content
             log.info("duplicate", source=item.source, event_id=item.event.event_id, outcome="duplicate")
             return Outcome.DUPLICATE
         if claim is Claim.IN_PROGRESS:
@@ -124,7 +123,7 @@ class Publisher:
             await self._store.release_inbound(item.source, item.source_event_id)
             raise
         await self._store.confirm_inbound(item.source, item.source_event_id)
-        self._recent[(item.source, item.source_event_id)] = digest(item)
+        self._recent[(item.source, item.source_event_id)] = content
         return Outcome.PUBLISHED
 
     async def _send(self, item: Inbound) -> None:

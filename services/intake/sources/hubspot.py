@@ -209,7 +209,7 @@ async def receive(request: Request) -> JSONResponse:
         body=body,
         headers=request.headers,
         now=now.timestamp(),
-        window=min(MAX_AGE_SECONDS, state.container.config.sources.defaults.replay_window_seconds),
+        window=min(MAX_AGE_SECONDS, state.container.config.sources.window_for(source)),
     )
     events = parse_batch(parse_json(body))
     planned = [to_inbound(event, source.feedback_properties, now) for event in events]

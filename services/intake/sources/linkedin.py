@@ -147,7 +147,7 @@ async def receive(request: Request) -> JSONResponse:
     if notification is None:
         log.info("ignored", source=SOURCE, outcome="ignored")
         return await accept_all(request, [])
-    window = max(config.defaults.replay_window_seconds, MIN_WINDOW_SECONDS)
+    window = max(config.window_for(config.linkedin), MIN_WINDOW_SECONDS)
     now = state.clock()
     check_window(notification.occurred_at.timestamp(), now.timestamp(), window, "occurredAt")
     lead = to_lead(notification)

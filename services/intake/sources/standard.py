@@ -64,7 +64,8 @@ async def receive(request: Request) -> JSONResponse:
     secret = state.settings.standard_secrets.get(name)
     if secret is None:
         raise Unauthorized(f"no secret is configured for source '{name}' (LEADFLOW_STANDARD_SECRETS)")
-    window = state.container.config.sources.defaults.replay_window_seconds
+    assert source is not None  # admit answered 404 otherwise
+    window = state.container.config.sources.window_for(source)
     msg_id = verify(
         body, request.headers, secret_keys(secret.get_secret_value()), state.clock().timestamp(), window
     )

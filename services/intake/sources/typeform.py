@@ -159,7 +159,7 @@ async def receive(request: Request) -> JSONResponse:
     if submission is None:
         log.info("ignored", source=name, outcome="ignored")
         return await accept_all(request, [])
-    window = max(config.defaults.replay_window_seconds, MIN_WINDOW_SECONDS)
+    window = max(config.window_for(source), MIN_WINDOW_SECONDS)
     now = state.clock()
     check_window(submission.submitted_at.timestamp(), now.timestamp(), window, "form_response.submitted_at")
     lead = to_lead(submission, form_id, source)

@@ -195,3 +195,15 @@ async def test_concurrent_repeats_publish_exactly_once_per_id(hooks: Hooks) -> N
     assert len(hooks.leads()) == 100
     assert {e.source_event_id for e in hooks.leads()} == {f"burst-{i}" for i in range(100)}
     assert statuses.count(202) == 100 and set(statuses) <= {200, 202, 409}
+
+
+async def test_a_per_source_replay_window_in_sources_yaml_is_honoured(hooks: Hooks) -> None:
+    config = hooks.app.state.container.config
+    wide = config.sources.standard["partner-portal"].model_copy(update={"replay_window_seconds": 3600})
+    sources = config.sources.model_copy(update={"standard": {"partner-portal": wide}})
+    hooks.app.state.container.config = config.model_copy(update={"sources": sources})
+    body = json.dumps(LEAD).encode()
+    response = await hooks.client.post(
+        URL, content=body, headers=_headers(body, at=NOW - timedelta(minutes=30))
+    )
+    assert response.status_code == 202, response.text
