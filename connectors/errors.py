@@ -23,3 +23,19 @@ class BusUnavailable(RetriableConnectorError):
 
 class StoreUnavailable(RetriableConnectorError):
     """The store cannot be reached right now."""
+
+
+class Throttled(RetriableConnectorError):
+    """The service said slow down (HTTP 429, Salesforce REQUEST_LIMIT_EXCEEDED)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class CrmUnavailable(RetriableConnectorError):
+    """The CRM is down or its budget is spent: wait and retry the whole batch, never dead-letter for it."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

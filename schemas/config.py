@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.crm import CrmConfig
 from schemas.enrichment import JobFunction, Seniority
 from schemas.enrichment_config import EnrichmentConfig
 from schemas.sources import SourcesConfig
@@ -269,3 +270,4 @@ class LeadflowConfig(Strict):
     routing: RoutingConfig
     sources: SourcesConfig = SourcesConfig()
     enrichment: EnrichmentConfig = EnrichmentConfig()
+    crm: CrmConfig = CrmConfig()

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from schemas.config import DEFER_CROSS_CHECKS, IcpConfig, LeadflowConfig, RoutingConfig
+from schemas.crm import CrmConfig
 from schemas.enrichment_config import EnrichmentConfig
 from schemas.sources import SourcesConfig
 
@@ -23,10 +24,11 @@ FILES: dict[str, type[BaseModel]] = {
     "routing.yaml": RoutingConfig,
     "sources.yaml": SourcesConfig,
     "enrichment.yaml": EnrichmentConfig,
+    "crm.yaml": CrmConfig,
 }
 # Without sources.yaml only the /v1/leads API takes leads; without enrichment.yaml the
 # default providers run (no network: email, phone, title, the demo table).
-OPTIONAL = {"sources.yaml", "enrichment.yaml"}
+OPTIONAL = {"sources.yaml", "enrichment.yaml", "crm.yaml"}
 
 
 @dataclass(frozen=True)
@@ -141,12 +143,18 @@ def load_config(directory: Path) -> LeadflowConfig:
     if problems:
         raise ConfigError(problems)
     icp, routing, sources = loaded["icp.yaml"], loaded["routing.yaml"], loaded["sources.yaml"]
-    enrichment = loaded["enrichment.yaml"]
+    enrichment, crm = loaded["enrichment.yaml"], loaded["crm.yaml"]
     assert isinstance(icp, IcpConfig) and isinstance(routing, RoutingConfig)
     assert isinstance(sources, SourcesConfig) and isinstance(enrichment, EnrichmentConfig)
+    assert isinstance(crm, CrmConfig)
     problems = _cross_file(icp, routing, nodes["routing.yaml"])
     if problems:
         raise ConfigError(problems)
     return LeadflowConfig(
-        version=config_version(directory), icp=icp, routing=routing, sources=sources, enrichment=enrichment
+        version=config_version(directory),
+        icp=icp,
+        routing=routing,
+        sources=sources,
+        enrichment=enrichment,
+        crm=crm,
     )

@@ -6,6 +6,7 @@ last_event_id and one note per event id), and a record a person locked keeps its
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connectors.crm import WriteAction, WriteOutcome
+from connectors.crm import BatchResult, WriteAction, WriteOutcome, write_each
 from connectors.errors import RetriableConnectorError
 from connectors.store.engine import upsert
 from schemas.enrichment import ContactMatch
@@ -65,6 +66,7 @@ notes = Table(
 
 class LocalCrm:
     name = "local"
+    max_batch = 100
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -82,6 +84,9 @@ class LocalCrm:
             return await self._write(routed)
         except SQLAlchemyError as exc:
             raise RetriableConnectorError(f"local crm: {exc.__class__.__name__}") from exc
+
+    async def write_many(self, batch: Sequence[LeadRouted]) -> list[BatchResult]:
+        return await write_each(self, batch)
 
     async def _write(self, routed: LeadRouted) -> WriteOutcome:
         now = datetime.now(routed.decided_at.tzinfo)
