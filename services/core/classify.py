@@ -4,7 +4,7 @@ with every reason as data and as a sentence, and the next step when it cannot de
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from schemas.config import IcpConfig
 from schemas.decision import Evaluation, Fit, FitResult, Reason, Status
@@ -13,11 +13,17 @@ from schemas.lead import Lead
 from services.core.disqualify import disqualifiers, is_customer
 from services.core.engagement import engagement
 from services.core.facts import company_facts
-from services.core.fit import icp_fit, persona_fit
+from services.core.fit import icp_fit, judge_persona
 
 Grade = Literal["A", "B", "C"]
 # How much of the fit weight each grade earns; an unjudged company earns a little.
 FIT_SHARE: dict[Grade | None, float] = {"A": 1.0, "B": 0.65, "C": 0.35, None: 0.0}
+
+STATUSES = frozenset(Status)
+NO_SIGNALS = "No engagement signals yet"
+CUSTOMER = Reason(
+    factor="customer", direction="neutral", text="An existing customer: for its account manager"
+)
 
 NEXT_STEP = {
     "hot": "Call within the hour; offer a demo focused on their stated need.",
@@ -36,12 +42,12 @@ def grade(icp: FitResult, persona: FitResult) -> Grade | None:
     return None
 
 
-def _fit_reason(kind: str, result: FitResult) -> Reason:
-    direction: Literal["positive", "negative", "neutral"] = (
+def _fit_reason(kind: str, result: FitResult, weight: float = 0.0) -> dict[str, Any]:
+    direction = (
         "positive" if result.status is Fit.YES else "negative" if result.status is Fit.NO else "neutral"
     )
     label = "Company" if kind == "icp" else "Person"
-    return Reason(factor=kind, direction=direction, text=f"{label}: {result.reason}")
+    return {"factor": kind, "direction": direction, "weight": weight, "text": f"{label}: {result.reason}"}
 
 
 def _status(tier: str, icp: FitResult, fit: Grade | None, icp_config: IcpConfig) -> Status:
@@ -57,8 +63,8 @@ def evaluate(lead: Lead, enrichment: Enrichment | None, icp_config: IcpConfig, n
     company = company_facts(lead, enrichment)
     title = enrichment.title if enrichment else None
     icp, vertical = icp_fit(company, icp_config)
-    persona = persona_fit(lead.person, title, icp_config.personas_for(vertical), vertical)
-    engaged, signals = engagement(lead, icp_config.engagement, now)
+    persona = judge_persona(lead.person, title, icp_config, vertical)
+    engaged, signals = engagement(lead, icp_config.engagement, now, top=4)
     dq = disqualifiers(lead, enrichment, company, icp_config)
     customer = is_customer(company, enrichment, icp_config)
     classification = icp_config.classification
@@ -75,25 +81,21 @@ def evaluate(lead: Lead, enrichment: Enrichment | None, icp_config: IcpConfig, n
     engagement_points = (100 - classification.fit_weight) * engaged / 100
     score = min(10, round(fit_points + engagement_points)) if dq else round(fit_points + engagement_points)
 
-    factors = [_fit_reason("icp", icp), _fit_reason("persona", persona)]
-    factors[0] = factors[0].model_copy(update={"weight": round(fit_points, 1)})
-    factors.append(
-        Reason(
-            factor="engagement",
-            direction="positive" if engaged else "neutral",
-            weight=round(engagement_points, 1),
-            text=f"Engagement {engaged}/100: {', '.join(signals[:4])}"
-            if signals
-            else "No engagement signals yet",
-        )
-    )
+    # Factors are plain dicts, validated once with the Evaluation: one call into pydantic's
+    # core instead of one per factor (a fifth of an evaluation's time).
+    factors: list[dict[str, Any] | Reason] = [
+        _fit_reason("icp", icp, round(fit_points, 1)),
+        _fit_reason("persona", persona),
+        {
+            "factor": "engagement",
+            "direction": "positive" if engaged else "neutral",
+            "weight": round(engagement_points, 1),
+            "text": f"Engagement {engaged}/100: {', '.join(signals[:4])}" if signals else NO_SIGNALS,
+        },
+    ]
     factors += dq
     if customer:
-        factors.append(
-            Reason(
-                factor="customer", direction="neutral", text="An existing customer: for its account manager"
-            )
-        )
+        factors.append(CUSTOMER)
     missing = (
         tuple(dict.fromkeys(icp.missing + persona.missing)) if status is Status.INSUFFICIENT_INFO else ()
     )
@@ -101,40 +103,42 @@ def evaluate(lead: Lead, enrichment: Enrichment | None, icp_config: IcpConfig, n
     if missing:
         next_step = f"Find out {', '.join(missing)} (review queue, or ask the lead) before deciding."
         factors.append(
-            Reason(
-                factor="missing",
-                direction="neutral",
-                text=f"Not enough to decide: missing {', '.join(missing)}",
-            )
+            {
+                "factor": "missing",
+                "direction": "neutral",
+                "text": f"Not enough to decide: missing {', '.join(missing)}",
+            }
         )
 
     contact = enrichment.contact if enrichment else None
-    locked = contact is not None and contact.locked and contact.status in Status.__members__.values()
+    locked = contact is not None and contact.locked and contact.status in STATUSES
     if locked and contact is not None and contact.status is not None:
         status = Status(contact.status)
         if status is not Status.QUALIFIED:
             next_step = f"None from Leadflow: a person set this lead to {status.value} in the CRM."
         factors.append(
-            Reason(
-                factor="locked",
-                direction="neutral",
-                text=f"Status locked by a person in the CRM: kept as {status.value}",
-            )
+            {
+                "factor": "locked",
+                "direction": "neutral",
+                "text": f"Status locked by a person in the CRM: kept as {status.value}",
+            }
         )
-    return Evaluation(
-        icp=icp,
-        persona=persona,
-        engagement=engaged,
-        fit=fit,
-        score=max(0, min(100, score)),
-        tier=tier,
-        status=status,
-        reasons=tuple(f.text for f in factors),
-        factors=tuple(factors),
-        disqualified=bool(dq),
-        customer=customer,
-        country=company.country,
-        missing=missing,
-        next_step=next_step,
-        locked=locked,
+    return Evaluation.model_validate(
+        {
+            "icp": icp,
+            "persona": persona,
+            "engagement": engaged,
+            "fit": fit,
+            "score": max(0, min(100, score)),
+            "tier": tier,
+            "status": status,
+            "reasons": tuple(f.text if isinstance(f, Reason) else f["text"] for f in factors),
+            "factors": factors,
+            "disqualified": bool(dq),
+            "customer": customer,
+            "country": company.country,
+            "missing": missing,
+            "next_step": next_step,
+            "locked": locked,
+        }
     )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 
 from schemas.config import IcpConfig
 from schemas.decision import Reason
 from schemas.enrichment import CompanyFacts, Enrichment, Seniority
 from schemas.lead import Lead
 from services.core.fit import has_any, norm
+from services.core.memo import per_config
 
 _LINK = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _LEGAL = re.compile(
@@ -58,22 +60,49 @@ def gibberish(name: str) -> bool:
     )
 
 
-def _named(company: CompanyFacts, entries: tuple[str, ...]) -> str | None:
+@dataclass(frozen=True, slots=True)
+class _Names:
+    """Exclusion entries prepared once: domains to match with their subdomains, bare names."""
+
+    domains: tuple[tuple[str, str], ...]  # (entry, ".entry")
+    names: dict[str, str]  # bare name -> entry
+
+
+def _names(entries: tuple[str, ...]) -> _Names:
+    domains = tuple((e, "." + e) for e in entries if "." in e)
+    names: dict[str, str] = {}
+    for entry in entries:
+        names.setdefault(_bare(entry), entry)
+    names.pop("", None)
+    return _Names(domains, names)
+
+
+@per_config
+def _exclusions(icp: IcpConfig) -> tuple[_Names, _Names]:
+    return _names(icp.exclusions.competitors), _names(icp.exclusions.customers)
+
+
+def _named(company: CompanyFacts, entries: _Names) -> str | None:
     """The exclusion entry that names this company, by domain or whole name."""
     domain = (company.domain or "").lower().removeprefix("www.")
-    name = _bare(company.name)
-    for entry in entries:
-        if "." in entry and domain and (domain == entry or domain.endswith("." + entry)):
-            return entry
-        if name and name == _bare(entry):
-            return entry
-    return None
+    if domain:
+        for entry, dotted in entries.domains:
+            if domain == entry or domain.endswith(dotted):
+                return entry
+    return entries.names.get(_bare(company.name)) if company.name else None
 
 
 @functools.lru_cache(maxsize=65_536)
 def _bare(name: str | None) -> str:
     """A company name without its legal form: "RouteFleet, Inc." -> "routefleet"."""
     return " ".join(_LEGAL.sub(" ", norm(name)).split())
+
+
+@functools.lru_cache(maxsize=65_536)
+def _title_words(title: str | None) -> tuple[bool, bool]:
+    """Whether the title's words say student, and whether they say job seeker."""
+    text = norm(title)
+    return has_any(text, _STUDENT_WORDS), has_any(text, _SEEKER_WORDS)
 
 
 def _dq(kind: str, text: str) -> Reason:
@@ -90,26 +119,25 @@ def disqualifiers(
         found.append(_dq("disposable_email", f"disposable email domain ({email.domain})"))
     if rules.do_not_contact and lead.consent.contact is False:
         found.append(_dq("do_not_contact", "asked not to be contacted"))
-    title_text = norm(lead.person.title)
-    student = (title is not None and title.seniority is Seniority.STUDENT) or has_any(
-        title_text, _STUDENT_WORDS
-    )
+    student_words, seeker_words = _title_words(lead.person.title)
+    student = (title is not None and title.seniority is Seniority.STUDENT) or student_words
     if rules.students and student:
         found.append(_dq("student", f"a student or intern ('{lead.person.title}')"))
-    seeker = (title is not None and title.job_seeker) or has_any(title_text, _SEEKER_WORDS)
+    seeker = (title is not None and title.job_seeker) or seeker_words
     if rules.job_seekers and seeker:
         found.append(_dq("job_seeker", "looking for a job, not a product"))
-    if rules.gibberish_names and lead.person.name and gibberish(lead.person.name):
+    name = lead.person.name
+    if rules.gibberish_names and name and gibberish(name):
         found.append(_dq("spam", "the name looks made up (form spam)"))
-    links = len(_LINK.findall(lead.message or ""))
+    links = len(_LINK.findall(lead.message)) if lead.message else 0
     if links > rules.max_links_in_message:
         found.append(_dq("spam", f"the message carries {links} links (link stuffing)"))
-    competitor = _named(company, icp.exclusions.competitors)
-    if rules.competitors and competitor:
+    competitor = _named(company, _exclusions(icp)[0]) if rules.competitors else None
+    if competitor:
         found.append(_dq("competitor", f"works for a competitor ({competitor})"))
     return found
 
 
 def is_customer(company: CompanyFacts, enrichment: Enrichment | None, icp: IcpConfig) -> bool:
     account = enrichment.account if enrichment else None
-    return bool((account is not None and account.customer) or _named(company, icp.exclusions.customers))
+    return bool((account is not None and account.customer) or _named(company, _exclusions(icp)[1]))

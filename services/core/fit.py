@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from dataclasses import dataclass
 
 from schemas.config import IcpConfig, Persona, Range, Vertical
 from schemas.decision import Fit, FitResult
 from schemas.enrichment import CompanyFacts, TitleFacts
 from schemas.lead import Person
+from services.core.memo import Bounded, per_config
 
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
@@ -42,38 +44,75 @@ def _money(value: float) -> str:
     return f"${value / 1e6:,.0f}M" if value >= 1e6 else f"${value:,.0f}"
 
 
-def _vertical_misses(company: CompanyFacts, vertical: Vertical) -> tuple[list[str], list[str]]:
-    """What rules this vertical out, and which fields it asks about that the company lacks."""
-    misses: list[str] = []
-    unknown: list[str] = []
-    if vertical.industries:
+@dataclass(frozen=True, slots=True)
+class _Vertical:
+    """A vertical's tests, prepared once per config: a pattern, sets, plain bounds."""
+
+    vertical: Vertical
+    industries: re.Pattern[str] | None
+    employees: Range | None  # None: any size
+    revenue: Range | None
+    countries: frozenset[str]
+    technologies: frozenset[str]
+
+
+@per_config
+def _verticals(icp: IcpConfig) -> tuple[_Vertical, ...]:
+    return tuple(
+        _Vertical(
+            vertical=v,
+            industries=_any_pattern(v.industries) if v.industries else None,
+            employees=v.employees if _bounded(v.employees) else None,
+            revenue=v.revenue if _bounded(v.revenue) else None,
+            countries=frozenset(v.countries),
+            technologies=frozenset(norm(t) for t in v.technologies),
+        )
+        for v in icp.verticals
+    )
+
+
+def _check(company: CompanyFacts, v: _Vertical) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Which criteria rule this vertical out, and which fields it asks about that the company lacks."""
+    misses: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+    if v.industries is not None:
         if company.industry is None:
-            unknown.append("industry")
-        elif not has_any(norm(company.industry), vertical.industries):
-            misses.append(f"industry '{company.industry}' is not one of {', '.join(vertical.industries)}")
-    if _bounded(vertical.employees):
+            unknown += ("industry",)
+        elif v.industries.search(norm(company.industry)) is None:
+            misses += ("industry",)
+    if v.employees is not None:
         if company.employees is None:
-            unknown.append("employees")
-        elif company.employees not in vertical.employees:
-            misses.append(f"{company.employees} employees is outside {vertical.employees.describe()}")
+            unknown += ("employees",)
+        elif company.employees not in v.employees:
+            misses += ("employees",)
     # Revenue and technologies are checked when known: few leads state them, and size,
     # industry and country already decide whether a company can fit.
-    if (
-        _bounded(vertical.revenue)
-        and company.revenue is not None
-        and int(company.revenue) not in vertical.revenue
-    ):
-        misses.append(f"revenue {_money(company.revenue)} is outside the range")
-    if vertical.countries:
+    if v.revenue is not None and company.revenue is not None and int(company.revenue) not in v.revenue:
+        misses += ("revenue",)
+    if v.countries:
         if company.country is None:
-            unknown.append("country")
-        elif company.country.upper() not in vertical.countries:
-            misses.append(f"country {company.country} is not in {', '.join(vertical.countries)}")
-    if vertical.technologies and company.technologies:
-        used = {norm(t) for t in company.technologies}
-        if not used & {norm(t) for t in vertical.technologies}:
-            misses.append(f"uses none of {', '.join(vertical.technologies)}")
+            unknown += ("country",)
+        elif company.country.upper() not in v.countries:
+            misses += ("country",)
+    if (
+        v.technologies
+        and company.technologies
+        and v.technologies.isdisjoint(norm(t) for t in company.technologies)
+    ):
+        misses += ("technologies",)
     return misses, unknown
+
+
+def _miss_text(miss: str, company: CompanyFacts, vertical: Vertical) -> str:
+    if miss == "industry":
+        return f"industry '{company.industry}' is not one of {', '.join(vertical.industries)}"
+    if miss == "employees":
+        return f"{company.employees} employees is outside {vertical.employees.describe()}"
+    if miss == "revenue":
+        return f"revenue {_money(company.revenue or 0)} is outside the range"
+    if miss == "country":
+        return f"country {company.country} is not in {', '.join(vertical.countries)}"
+    return f"uses none of {', '.join(vertical.technologies)}"
 
 
 def _describe_fit(company: CompanyFacts, vertical: Vertical) -> str:
@@ -89,13 +128,18 @@ def _describe_fit(company: CompanyFacts, vertical: Vertical) -> str:
 def icp_fit(company: CompanyFacts, icp: IcpConfig) -> tuple[FitResult, Vertical | None]:
     """Yes when a vertical matches; no when what we know rules out every vertical;
     inconclusive when a vertical could still match but a field it needs is missing."""
-    judged = [(vertical, *_vertical_misses(company, vertical)) for vertical in icp.verticals]
-    for vertical, misses, unknown in judged:
-        if not misses and not unknown:
-            return FitResult(
-                status=Fit.YES, matched=vertical.name, reason=_describe_fit(company, vertical)
-            ), vertical
-    possible = [(vertical, unknown) for vertical, misses, unknown in judged if not misses]
+    possible: list[tuple[Vertical, tuple[str, ...]]] = []
+    closest: tuple[Vertical, tuple[str, ...]] | None = None
+    for v in _verticals(icp):
+        misses, unknown = _check(company, v)
+        if misses:
+            if closest is None or len(misses) < len(closest[1]):
+                closest = (v.vertical, misses)
+        elif unknown:
+            possible.append((v.vertical, unknown))
+        else:
+            reason = _describe_fit(company, v.vertical)
+            return FitResult(status=Fit.YES, matched=v.vertical.name, reason=reason), v.vertical
     if possible:
         order = ("industry", "employees", "country")
         missing = tuple(f for f in order if any(f in u for _, u in possible))
@@ -106,10 +150,10 @@ def icp_fit(company: CompanyFacts, icp: IcpConfig) -> tuple[FitResult, Vertical 
             missing=missing,
         )
         return result, None
-    vertical, misses, _ = min(judged, key=lambda j: len(j[1]))
-    return FitResult(
-        status=Fit.NO, reason=f"no vertical fits; closest '{vertical.name}': {'; '.join(misses)}"
-    ), None
+    assert closest is not None  # a config has at least one vertical
+    vertical, misses = closest
+    texts = "; ".join(_miss_text(m, company, vertical) for m in misses)
+    return FitResult(status=Fit.NO, reason=f"no vertical fits; closest '{vertical.name}': {texts}"), None
 
 
 def _function_fits(persona: Persona, title: str, facts: TitleFacts | None) -> bool:
@@ -159,3 +203,22 @@ def persona_fit(
             reason=f"'{person.title}' is in {too_junior.name}'s function but not senior enough",
         )
     return FitResult(status=Fit.NO, reason=f"'{person.title}' matches no buyer persona")
+
+
+@per_config
+def _persona_memo(icp: IcpConfig) -> Bounded:
+    return Bounded()
+
+
+def judge_persona(
+    person: Person, facts: TitleFacts | None, icp: IcpConfig, vertical: Vertical | None
+) -> FitResult:
+    """``persona_fit`` against the personas ``vertical`` names, remembered per title and facts:
+    titles repeat far more than companies do, and a FitResult is immutable."""
+    key = (person.title, facts.function if facts else None, facts.seniority if facts else None, facts is None)
+    memo = _persona_memo(icp)
+    hit = memo.get((key, vertical.name if vertical else None))
+    if isinstance(hit, FitResult):
+        return hit
+    result = persona_fit(person, facts, icp.personas_for(vertical), vertical)
+    return memo.remember((key, vertical.name if vertical else None), result)
