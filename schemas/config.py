@@ -21,6 +21,7 @@ from pydantic import (
 
 from schemas.enrichment import JobFunction, Seniority
 from schemas.enrichment_config import EnrichmentConfig
+from schemas.model import ModelConfig
 from schemas.sources import SourcesConfig
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -269,3 +270,4 @@ class LeadflowConfig(Strict):
     routing: RoutingConfig
     sources: SourcesConfig = SourcesConfig()
     enrichment: EnrichmentConfig = EnrichmentConfig()
+    model: ModelConfig = ModelConfig()

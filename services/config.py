@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.config import DEFER_CROSS_CHECKS, IcpConfig, LeadflowConfig, RoutingConfig
 from schemas.enrichment_config import EnrichmentConfig
+from schemas.model import ModelConfig
 from schemas.sources import SourcesConfig
 
 FILES: dict[str, type[BaseModel]] = {
@@ -23,10 +24,12 @@ FILES: dict[str, type[BaseModel]] = {
     "routing.yaml": RoutingConfig,
     "sources.yaml": SourcesConfig,
     "enrichment.yaml": EnrichmentConfig,
+    "model.yaml": ModelConfig,
 }
 # Without sources.yaml only the /v1/leads API takes leads; without enrichment.yaml the
-# default providers run (no network: email, phone, title, the demo table).
-OPTIONAL = {"sources.yaml", "enrichment.yaml"}
+# default providers run (no network: email, phone, title, the demo table); without model.yaml
+# a trained model is used with the default bands and minimum of history.
+OPTIONAL = {"sources.yaml", "enrichment.yaml", "model.yaml"}
 
 
 @dataclass(frozen=True)
@@ -141,12 +144,14 @@ def load_config(directory: Path) -> LeadflowConfig:
     if problems:
         raise ConfigError(problems)
     icp, routing, sources = loaded["icp.yaml"], loaded["routing.yaml"], loaded["sources.yaml"]
-    enrichment = loaded["enrichment.yaml"]
+    enrichment, model_config = loaded["enrichment.yaml"], loaded["model.yaml"]
     assert isinstance(icp, IcpConfig) and isinstance(routing, RoutingConfig)
     assert isinstance(sources, SourcesConfig) and isinstance(enrichment, EnrichmentConfig)
+    assert isinstance(model_config, ModelConfig)
     problems = _cross_file(icp, routing, nodes["routing.yaml"])
     if problems:
         raise ConfigError(problems)
     return LeadflowConfig(
-        version=config_version(directory), icp=icp, routing=routing, sources=sources, enrichment=enrichment
+        version=config_version(directory), icp=icp, routing=routing, sources=sources, enrichment=enrichment,
+        model=model_config,
     )
