@@ -66,13 +66,13 @@ def load_history(data: Path, loaded: LoadedMapping) -> History:
             problems.append(loaded.problem(("join", i, "file"), f"file not found: {other_path}"))
             continue
         other = read_table(other_path)
-        if join.on not in frame.columns or join.on not in other.columns:
-            problems.append(loaded.problem(("join", i, "on"), f"column {join.on!r} is not in both tables"))
+        if join.key not in frame.columns or join.key not in other.columns:
+            problems.append(loaded.problem(("join", i, "key"), f"column {join.key!r} is not in both tables"))
             continue
         for column, values in mapping.replace.items():  # fix keys before joining (GTXPro vs GTX Pro)
-            if column == join.on:
+            if column == join.key:
                 frame[column] = frame[column].replace(values)
-        frame = frame.merge(other.drop_duplicates(join.on), on=join.on, how="left")
+        frame = frame.merge(other.drop_duplicates(join.key), on=join.key, how="left")
         paths.append(other_path)
     if problems:
         raise MappingError(problems)

@@ -46,7 +46,7 @@ class Join(Strict):
     """Another table joined onto each row by a key column both have (a left join)."""
 
     file: str  # relative to the data file
-    on: str
+    key: str  # not "on": YAML reads a bare on as true
 
 
 class Mapping(Strict):
