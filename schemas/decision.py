@@ -38,7 +38,8 @@ class FitResult(Frozen):
 class Reason(Frozen):
     """One factor of a decision, as data (for reports and the model) and as a sentence."""
 
-    factor: str  # icp, persona, engagement, disqualifier:<kind>, customer, missing, locked, model, model:<feature>
+    # icp, persona, engagement, disqualifier:<kind>, customer, missing, locked, model, model:<feature>
+    factor: str
     direction: Literal["positive", "negative", "neutral"]
     weight: float = 0.0  # points it moved the score (0 for factors that decide by rule)
     text: str

@@ -18,7 +18,9 @@ model_app = typer.Typer(help="The model registry: champion and challenger.", no_
 Data = Annotated[Path | None, typer.Option("--data", help="History export (CSV or Parquet)")]
 MappingOpt = Annotated[Path | None, typer.Option("--mapping", help="MAPPING.yaml for the export")]
 FromStore = Annotated[bool, typer.Option("--from-store", help="Use the labels collected from leads.feedback")]
-DataDir = Annotated[Path | None, typer.Option(help="Embedded data dir (store, var/models) [env LEADFLOW_DATA_DIR]")]
+DataDir = Annotated[
+    Path | None, typer.Option(help="Embedded data dir (store, var/models) [env LEADFLOW_DATA_DIR]")
+]
 Registry = Annotated[Path | None, typer.Option("--registry", help="Model registry [DATA_DIR/models]")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object")]
 
@@ -78,7 +80,9 @@ def train(
         config = load_config(Settings.load().config_dir).model
     except (ConfigError, OSError):
         config = None  # no rules here: nothing to compare the minimum with
-    if config and (metrics["train_rows"] < config.min_rows or metrics["train_positives"] < config.min_positives):
+    if config and (
+        metrics["train_rows"] < config.min_rows or metrics["train_positives"] < config.min_positives
+    ):
         typer.echo(
             f"note: {metrics['train_rows']} rows / {metrics['train_positives']} conversions is below the"
             f" minimum ({config.min_rows} / {config.min_positives}): the qualifier will not use this model",
@@ -95,7 +99,8 @@ def train(
         f"  trained on {metrics['train_rows']:,} rows ({metrics['train_positives']:,} converted),"
         f" held out {metrics['test_rows']:,} ({metrics['split']} split)\n"
         f"  held-out AUC {held['auc']:.4f}  PR-AUC {held['pr_auc']:.4f}  Brier {held['brier']:.4f}"
-        f"  ECE {held['ece']:.4f}" + ("\n  registered as the challenger (leadflow model promote)" if register else "")
+        f"  ECE {held['ece']:.4f}"
+        + ("\n  registered as the challenger (leadflow model promote)" if register else "")
     )
 
 
@@ -130,8 +135,12 @@ def _train_from_store(data_dir: Path | None, registry: Path | None, mapping: Pat
 def backtest(
     data: Data = None,
     mapping: MappingOpt = None,
-    model: Annotated[Path | None, typer.Option("--model", help="A trained artifact (default: train one)")] = None,
-    config: Annotated[Path, typer.Option("--config", help="Rules the history is judged by")] = Path("deploy/config"),
+    model: Annotated[
+        Path | None, typer.Option("--model", help="A trained artifact (default: train one)")
+    ] = None,
+    config: Annotated[Path, typer.Option("--config", help="Rules the history is judged by")] = Path(
+        "deploy/config"
+    ),
     report: Annotated[Path | None, typer.Option("--report", help="Write an HTML report here")] = None,
     from_store: Annotated[bool, typer.Option("--from-store", help="Compare conversion by A/B arm")] = False,
     data_dir: DataDir = None,
@@ -167,7 +176,8 @@ def backtest(
     s = result.summary
     m = s["model"]
     typer.echo(
-        f"{s['rows']:,} rows, {s['test_rows']:,} held out ({result.split}), positive rate {s['positive_rate']:.1%}\n"
+        f"{s['rows']:,} rows, {s['test_rows']:,} held out ({result.split}),"
+        f" positive rate {s['positive_rate']:.1%}\n"
         f"model {result.model_version}: AUC {m['auc']:.4f}  PR-AUC {m['pr_auc']:.4f}"
         f"  Brier {m['brier']:.4f}  ECE {m['ece']:.4f}"
     )
@@ -219,7 +229,10 @@ def list_models(registry: Registry = None, data_dir: DataDir = None, as_json: As
         return
     for r in rows:
         auc = (r.get("held_out") or {}).get("auc")
-        typer.echo(f"{r['version']}  {r['role']:<10} trained on {r['train_rows']} rows  held-out AUC {auc}  {r['created_at']}")
+        typer.echo(
+            f"{r['version']}  {r['role']:<10} trained on {r['train_rows']} rows"
+            f"  held-out AUC {auc}  {r['created_at']}"
+        )
     if not rows:
         typer.echo("no models yet: leadflow train ... --register", err=True)
 
@@ -287,4 +300,3 @@ def register(app: typer.Typer) -> None:
     app.command()(train)
     app.command()(backtest)
     app.add_typer(model_app, name="model")
-

@@ -152,6 +152,10 @@ def load_config(directory: Path) -> LeadflowConfig:
     if problems:
         raise ConfigError(problems)
     return LeadflowConfig(
-        version=config_version(directory), icp=icp, routing=routing, sources=sources, enrichment=enrichment,
+        version=config_version(directory),
+        icp=icp,
+        routing=routing,
+        sources=sources,
+        enrichment=enrichment,
         model=model_config,
     )

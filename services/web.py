@@ -66,7 +66,11 @@ def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop
             )
         )
         recorder = FeedbackRecorder(container.store, container.current_config)
-        loops.append(ConsumerLoop(container.bus, [TOPIC_FEEDBACK], FEEDBACK_GROUP, recorder.handle, max_attempts=attempts))
+        loops.append(
+            ConsumerLoop(
+                container.bus, [TOPIC_FEEDBACK], FEEDBACK_GROUP, recorder.handle, max_attempts=attempts
+            )
+        )
     if "writer" in roles:
         writer = Writer(container.store, container.crm)
         loops.append(

@@ -41,7 +41,9 @@ def not_usable(score: ModelScore | None, config: ModelConfig) -> str | None:
 
 def _merged(evaluation: Evaluation, extra: list[Reason], **update: object) -> Evaluation:
     factors = (*evaluation.factors, *extra)
-    return evaluation.model_copy(update={"factors": factors, "reasons": tuple(f.text for f in factors), **update})
+    return evaluation.model_copy(
+        update={"factors": factors, "reasons": tuple(f.text for f in factors), **update}
+    )
 
 
 def with_model(

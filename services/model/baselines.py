@@ -69,7 +69,9 @@ class NaiveBayes:
                 in_pos = float(np.sum((buckets == v) & (labels == 1)))
                 in_neg = float(np.sum((buckets == v) & (labels == 0)))
                 k = len(values) + 1
-                table[float(v)] = math.log((in_pos + 1) / (positives + k)) - math.log((in_neg + 1) / (negatives + k))
+                table[float(v)] = math.log((in_pos + 1) / (positives + k)) - math.log(
+                    (in_neg + 1) / (negatives + k)
+                )
             self.tables.append(table)
         return self
 
@@ -78,7 +80,7 @@ class NaiveBayes:
         for i, table in enumerate(self.tables):
             buckets = self._bucket(i, rows[:, i])
             logit += np.array([table.get(float(b), 0.0) for b in buckets])
-        return 1 / (1 + np.exp(-np.clip(logit, -30, 30)))
+        return np.asarray(1 / (1 + np.exp(-np.clip(logit, -30, 30))))
 
 
 def logistic(spec: FeatureSpec, rows: np.ndarray, labels: np.ndarray) -> Pipeline:

@@ -99,7 +99,9 @@ def lookups(spec: FeatureSpec) -> list[dict[str, int]]:
     return [{c: i for i, c in enumerate(f.categories)} for f in spec.features]
 
 
-def matrix(leads: Sequence[Lead], spec: FeatureSpec, lookup: list[dict[str, int]] | None = None) -> np.ndarray:
+def matrix(
+    leads: Sequence[Lead], spec: FeatureSpec, lookup: list[dict[str, int]] | None = None
+) -> np.ndarray:
     lookup = lookup if lookup is not None else lookups(spec)
     return np.array([encode(lead, spec, lookup) for lead in leads], dtype=np.float64).reshape(
         len(leads), len(spec.features)

@@ -30,7 +30,9 @@ class FeedbackRecorder:
             raise PoisonEvent(f"not a LeadFeedback event: {exc.error_count()} errors") from exc
         label = self._config().model.feedback.label(event.value)
         if label is None:  # a change that says nothing about the outcome (an owner, a stage)
-            self._log.info("feedback_ignored", lead_id=event.lead_id, event_id=event.event_id, property=event.property)
+            self._log.info(
+                "feedback_ignored", lead_id=event.lead_id, event_id=event.event_id, property=event.property
+            )
             return
         at = event.occurred_at or event.received_at
         await self._store.record_label(

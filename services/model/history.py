@@ -35,7 +35,8 @@ class History:
         """When a row's lead arrived (its date column), as the qualifier's ``now``."""
         if self.dates is None:
             return None
-        return pd.Timestamp(self.dates[row]).tz_localize(UTC).to_pydatetime()
+        stamp: datetime = pd.Timestamp(self.dates[row]).tz_localize(UTC).to_pydatetime()
+        return stamp
 
 
 def file_sha256(paths: list[Path]) -> str:

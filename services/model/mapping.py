@@ -64,10 +64,12 @@ class Mapping(Strict):
 
     @model_validator(mode="after")
     def _coherent(self) -> Mapping:
-        special = {self.label.column, self.id, self.date} - {None}
+        special = {c for c in (self.label.column, self.id, self.date) if c is not None}
         clash = sorted(special & (set(self.exclude) | set(self.fields)))
         if clash:
-            raise ValueError(f"the label, id and date columns cannot be excluded or mapped: {', '.join(clash)}")
+            raise ValueError(
+                f"the label, id and date columns cannot be excluded or mapped: {', '.join(clash)}"
+            )
         overlap = set(self.label.positive) & set(self.label.negative)
         if overlap:
             raise ValueError(f"label values both positive and negative: {', '.join(sorted(overlap))}")

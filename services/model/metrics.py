@@ -52,7 +52,9 @@ def tiers(labels: np.ndarray, tier_of: Sequence[str]) -> list[dict[str, Any]]:
     return out
 
 
-def calibration_curve(labels: np.ndarray, probability: np.ndarray, bins: int = 10) -> list[tuple[float, float]]:
+def calibration_curve(
+    labels: np.ndarray, probability: np.ndarray, bins: int = 10
+) -> list[tuple[float, float]]:
     """(mean predicted, observed rate) per non-empty equal-width bin, for the report."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(probability, edges[1:-1]), 0, bins - 1)

@@ -35,6 +35,9 @@ def decide(
     for case, score in zip(cases, scores, strict=True):
         judged = evaluate(case.lead, case.enrichment, config.icp, now=case.now)
         out.append(
-            (with_model(judged, score, config.model, case.lead_id, qualified), model.version if model else None)
+            (
+                with_model(judged, score, config.model, case.lead_id, qualified),
+                model.version if model else None,
+            )
         )
     return out

@@ -79,7 +79,13 @@ class Registry:
         for version in self.versions():
             meta = artifact.manifest(self.root / version)
             metrics = json.loads((self.root / version / "metrics.json").read_text())
-            role = "champion" if version == state["champion"] else "challenger" if version == state["challenger"] else ""
+            role = (
+                "champion"
+                if version == state["champion"]
+                else "challenger"
+                if version == state["challenger"]
+                else ""
+            )
             rows.append(
                 {
                     "version": version,

@@ -11,11 +11,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # no display: render to memory only
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from services.model.backtest import Backtest  # noqa: E402
-from services.model.metrics import calibration_curve  # noqa: E402
+from services.model.backtest import Backtest
+from services.model.metrics import calibration_curve
 
 PROBABILISTIC = ("model", "logistic", "naive_bayes")
 
@@ -82,15 +82,16 @@ def render(bt: Backtest, title: str) -> str:
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Backtest: {html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;margin:1em 0}}
+<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}
+table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}img{{margin:0.5em}}</style></head><body>
 <h1>Backtest: {html.escape(title)}</h1>
-<p>{s['rows']:,} labelled rows, {s['test_rows']:,} held out ({html.escape(bt.split)} split),
-positive rate {s['positive_rate']:.1%}. Model version {html.escape(bt.model_version or "none")}.</p>
+<p>{s["rows"]:,} labelled rows, {s["test_rows"]:,} held out ({html.escape(bt.split)} split),
+positive rate {s["positive_rate"]:.1%}. Model version {html.escape(bt.model_version or "none")}.</p>
 {note}
 <h2>Model (held-out part, through the production decision)</h2>
 <table><tr><th>AUC</th><th>PR-AUC</th><th>Brier</th><th>ECE (10 bins)</th></tr>
-<tr><td>{m['auc']:.4f}</td><td>{m['pr_auc']:.4f}</td><td>{m['brier']:.4f}</td><td>{m['ece']:.4f}</td></tr></table>
+<tr><td>{m["auc"]:.4f}</td><td>{m["pr_auc"]:.4f}</td><td>{m["brier"]:.4f}</td><td>{m["ece"]:.4f}</td></tr></table>
 <h2>Baselines (same run, same split)</h2><table><tr><th>baseline</th><th>AUC</th></tr>{baseline_rows}</table>
 <h2>Tiers</h2><table><tr><th>tier</th><th>share of leads</th><th>conversion rate</th>
 <th>share of conversions</th></tr>{tier_rows}</table>

@@ -30,7 +30,7 @@ class Calibration:
     def apply(self, raw: np.ndarray) -> np.ndarray:
         if not self.x:
             return raw
-        return np.clip(np.interp(raw, self.x, self.y), 0.0, 1.0)
+        return np.asarray(np.clip(np.interp(raw, self.x, self.y), 0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Model:
         return int(self.metrics.get("train_positives", 0))
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
-        return self.calibration.apply(self.booster.predict(rows, num_threads=1))
+        return self.calibration.apply(np.asarray(self.booster.predict(rows, num_threads=1)))
 
     def score(self, leads: Sequence[Lead], factors: int = 3) -> list[ModelScore]:
         """Score a batch; each lead gets its top ``factors`` positive and negative factors."""
@@ -67,7 +67,9 @@ class Model:
             ModelScore(
                 version=self.version,
                 probability=round(float(p), 4),
-                factors=self._factors(rows[i], contributions[i], factors) if contributions is not None else (),
+                factors=self._factors(rows[i], contributions[i], factors)
+                if contributions is not None
+                else (),
                 trained_rows=self.trained_rows,
                 trained_positives=self.trained_positives,
             )

@@ -56,7 +56,7 @@ def split(history: History, mapping: Mapping) -> Split:
     n = len(history.labels)
     rows = np.arange(n)
     if history.dates is not None:  # load_history sorted the rows by date
-        cut = int(round(n * (1 - mapping.test_share)))
+        cut = round(n * (1 - mapping.test_share))
         return Split(rows[:cut], rows[cut:], "date")
     train, test = train_test_split(
         rows, test_size=mapping.test_share, stratify=history.labels, random_state=mapping.seed

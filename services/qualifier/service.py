@@ -18,9 +18,9 @@ from services.core.briefing import briefing
 from services.core.facts import company_facts
 from services.core.routing import assign, match_rule
 from services.errors import PoisonEvent
+from services.logs import get_logger
 from services.model.policy import Case, decide
 from services.model.scoring import Model
-from services.logs import get_logger
 
 GROUP = "leadflow-qualifier"
 

@@ -16,7 +16,9 @@ fields:
 """
 
 
-def write_history(directory: Path, rows: int = 1500, seed: int = 3, positive_share: float | None = None) -> Path:
+def write_history(
+    directory: Path, rows: int = 1500, seed: int = 3, positive_share: float | None = None
+) -> Path:
     """visits and industry drive conversion; channel is noise; note_after_call leaks it."""
     rng = random.Random(seed)
     path = directory / "history.csv"
@@ -27,7 +29,7 @@ def write_history(directory: Path, rows: int = 1500, seed: int = 3, positive_sha
             industry = rng.choice(["Logistics", "Retail", "Banking", "Select"])
             visits = rng.randint(0, 20)
             logit = -2.0 + 0.25 * visits + (1.2 if industry == "Logistics" else 0.0)
-            converted = rng.random() < 1 / (1 + 2.718 ** -logit)
+            converted = rng.random() < 1 / (1 + 2.718**-logit)
             if positive_share is not None:
                 converted = rng.random() < positive_share
             won = "yes" if converted else "no"

@@ -39,15 +39,29 @@ def test_backtest_json_has_the_issue_shape_and_beats_points(
     assert page.count("data:image/png;base64,") == 3 and "http" not in page.replace("data:image", "")
 
 
-def test_cli_train_then_backtest_with_the_model(tmp_path: Path, generated: tuple[LoadedMapping, History, Trained]) -> None:
+def test_cli_train_then_backtest_with_the_model(
+    tmp_path: Path, generated: tuple[LoadedMapping, History, Trained]
+) -> None:
     from tests.model.helpers import write_history, write_mapping
 
     data, mapping = write_history(tmp_path), write_mapping(tmp_path)
     runner = CliRunner()
-    trained = runner.invoke(app, ["train", "--data", str(data), "--mapping", str(mapping), "--out", str(tmp_path / "m"), "--json"])
+    trained = runner.invoke(
+        app, ["train", "--data", str(data), "--mapping", str(mapping), "--out", str(tmp_path / "m"), "--json"]
+    )
     assert trained.exit_code == 0, trained.output
     out = runner.invoke(
-        app, ["backtest", "--data", str(data), "--mapping", str(mapping), "--model", str(tmp_path / "m"), "--json"]
+        app,
+        [
+            "backtest",
+            "--data",
+            str(data),
+            "--mapping",
+            str(mapping),
+            "--model",
+            str(tmp_path / "m"),
+            "--json",
+        ],
     )
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout.strip().splitlines()[-1])["test_rows"] == 300
@@ -71,7 +85,9 @@ def x_education() -> dict[str, object]:
     return run(load_history(X_EDUCATION, loaded), loaded.mapping, load_config(CONFIG_DIR)).summary
 
 
-def test_x_education_beats_every_baseline_calibrated_with_useful_tiers(x_education: dict[str, object]) -> None:
+def test_x_education_beats_every_baseline_calibrated_with_useful_tiers(
+    x_education: dict[str, object],
+) -> None:
     s = x_education
     model = s["model"]
     assert (s["rows"], s["test_rows"]) == (9240, 1848)

@@ -14,11 +14,15 @@ from tests.conftest import CONFIG_DIR
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 CONFIG = load_config(CONFIG_DIR)
-FACTOR = Reason(factor="model:visits", direction="positive", weight=0.8, text="Model: visits = 12 raises the chance")
+FACTOR = Reason(
+    factor="model:visits", direction="positive", weight=0.8, text="Model: visits = 12 raises the chance"
+)
 
 
 def score(p: float, rows: int = 5000, positives: int = 900) -> ModelScore:
-    return ModelScore(version="abc", probability=p, factors=(FACTOR,), trained_rows=rows, trained_positives=positives)
+    return ModelScore(
+        version="abc", probability=p, factors=(FACTOR,), trained_rows=rows, trained_positives=positives
+    )
 
 
 def judged(lead: Lead) -> object:
@@ -54,7 +58,12 @@ def test_below_the_minimum_of_history_the_rules_decide_and_say_why() -> None:
 
 
 def test_a_disqualifier_wins_over_the_model() -> None:
-    rules = evaluate(Lead.model_validate({"email": "a@b.example", "company": {"name": "RouteFleet"}}), None, CONFIG.icp, NOW)
+    rules = evaluate(
+        Lead.model_validate({"email": "a@b.example", "company": {"name": "RouteFleet"}}),
+        None,
+        CONFIG.icp,
+        NOW,
+    )
     assert rules.disqualified
     decided = with_model(rules, score(0.97), ModelConfig(), "lead-1")
     assert (decided.tier, decided.status) == ("disqualified", rules.status)

@@ -15,7 +15,9 @@ from services.model.mapping import LoadedMapping
 from services.model.train import Trained, split
 
 
-def test_the_model_learns_the_signal_and_is_calibrated(generated: tuple[LoadedMapping, History, Trained]) -> None:
+def test_the_model_learns_the_signal_and_is_calibrated(
+    generated: tuple[LoadedMapping, History, Trained],
+) -> None:
     _, history, trained = generated
     held = trained.model.metrics["held_out"]
     assert held["auc"] > 0.75 and held["ece"] < 0.08
@@ -33,7 +35,9 @@ def test_stratified_split_keeps_the_positive_rate_and_never_overlaps(
     assert abs(history.labels[parts.test].mean() - history.labels.mean()) < 0.01
 
 
-def test_artifact_round_trip_gives_the_same_scores(model_dir: Path, generated: tuple[LoadedMapping, History, Trained]) -> None:
+def test_artifact_round_trip_gives_the_same_scores(
+    model_dir: Path, generated: tuple[LoadedMapping, History, Trained]
+) -> None:
     _, history, trained = generated
     loaded = artifact.load(model_dir)
     assert loaded.version == trained.model.version
@@ -59,7 +63,9 @@ def test_an_altered_artifact_is_refused(model_dir: Path) -> None:
         artifact.load(model_dir)
 
 
-def test_each_scored_lead_carries_top_factors_as_reasons(generated: tuple[LoadedMapping, History, Trained]) -> None:
+def test_each_scored_lead_carries_top_factors_as_reasons(
+    generated: tuple[LoadedMapping, History, Trained],
+) -> None:
     _, history, trained = generated
     scored = trained.model.score(history.leads[:20], factors=3)
     for score in scored:
@@ -68,7 +74,11 @@ def test_each_scored_lead_carries_top_factors_as_reasons(generated: tuple[Loaded
         negative = [f for f in score.factors if f.direction == "negative"]
         assert len(positive) <= 3 and len(negative) <= 3 and score.factors
         for factor in score.factors:
-            assert factor.factor.split(":")[0] == "model" and factor.factor.split(":")[1] in {"industry", "visits", "channel"}
+            assert factor.factor.split(":")[0] == "model" and factor.factor.split(":")[1] in {
+                "industry",
+                "visits",
+                "channel",
+            }
             assert (factor.weight > 0) == (factor.direction == "positive")
             assert factor.text.startswith("Model: ") and "the chance of converting" in factor.text
     texts = " ".join(f.text for s in scored for f in s.factors)
@@ -82,7 +92,9 @@ def test_a_dated_history_holds_out_its_newest_rows(tmp_path: Path) -> None:
 
     data = write_history(tmp_path, rows=100)
     lines = data.read_text().splitlines()
-    dated = [lines[0] + ",day"] + [f"{line},2026-01-{1 + (i * 7) % 28:02d}" for i, line in enumerate(lines[1:])]
+    dated = [lines[0] + ",day"] + [
+        f"{line},2026-01-{1 + (i * 7) % 28:02d}" for i, line in enumerate(lines[1:])
+    ]
     data.write_text("\n".join(dated) + "\n")
     loaded = load_mapping(write_mapping(tmp_path, MAPPING + "date: day\n"))
     history = load_history(data, loaded)
