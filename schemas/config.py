@@ -22,6 +22,7 @@ from pydantic import (
 from schemas.crm import CrmConfig
 from schemas.enrichment import JobFunction, Seniority
 from schemas.enrichment_config import EnrichmentConfig
+from schemas.model import ModelConfig
 from schemas.sources import SourcesConfig
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -271,3 +272,4 @@ class LeadflowConfig(Strict):
     sources: SourcesConfig = SourcesConfig()
     enrichment: EnrichmentConfig = EnrichmentConfig()
     crm: CrmConfig = CrmConfig()
+    model: ModelConfig = ModelConfig()

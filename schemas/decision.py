@@ -38,7 +38,8 @@ class FitResult(Frozen):
 class Reason(Frozen):
     """One factor of a decision, as data (for reports and the model) and as a sentence."""
 
-    factor: str  # icp, persona, engagement, disqualifier:<kind>, customer, missing, locked, model
+    # icp, persona, engagement, disqualifier:<kind>, customer, missing, locked, model, model:<feature>
+    factor: str
     direction: Literal["positive", "negative", "neutral"]
     weight: float = 0.0  # points it moved the score (0 for factors that decide by rule)
     text: str
@@ -60,6 +61,8 @@ class Evaluation(Frozen):
     missing: tuple[str, ...] = ()
     next_step: str = ""
     locked: bool = False  # a person locked the status in the CRM: kept as they set it
+    probability: float | None = Field(default=None, ge=0, le=1)  # the model's P(convert), when scored
+    arm: Literal["model", "holdout"] | None = None  # A/B holdout: holdout leads are decided by the rules
 
 
 class RoutingDecision(Frozen):

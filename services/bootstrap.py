@@ -5,6 +5,7 @@ Tests hand in their own adapters (``bus=``, ``store=``, ``crm=``); nothing happe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from connectors.bus import Bus
@@ -19,6 +20,8 @@ from connectors.store.sql import SqlStore
 from schemas.config import LeadflowConfig
 from schemas.events import ALL_TOPICS
 from services.config import load_config
+from services.model.registry import Champion
+from services.model.scoring import Model
 from services.qualifier.service import Enricher
 from services.settings import Settings
 
@@ -31,6 +34,7 @@ class Container:
     store: SqlStore
     crm: CrmWriter
     enricher: Enricher | None = None
+    champion: Callable[[], Model | None] | None = None  # the registry's champion (var/models)
     _owned: list[Bus | SqlStore | CrmWriter] = field(default_factory=list)
 
     def current_config(self) -> LeadflowConfig:
@@ -90,4 +94,5 @@ async def bootstrap(
         for part in reversed(owned):
             await part.close()
         raise
-    return Container(settings, config, bus, store, crm, enricher, _owned=owned)
+    champion = Champion(settings.data_dir / "models")
+    return Container(settings, config, bus, store, crm, enricher, champion, _owned=owned)

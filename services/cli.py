@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
+from services import cli_model
 from services.config import ConfigError, load_config
 from services.logs import configure
 from services.settings import Settings
@@ -160,6 +161,9 @@ def demo(
                f" Details: GET {url}/v1/leads/<lead_id>", err=True)  # fmt: skip
     if pending:
         raise typer.Exit(1)
+
+
+cli_model.register(app)  # train, backtest, model list|promote|drift
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from schemas.config import DEFER_CROSS_CHECKS, IcpConfig, LeadflowConfig, RoutingConfig
 from schemas.crm import CrmConfig
 from schemas.enrichment_config import EnrichmentConfig
+from schemas.model import ModelConfig
 from schemas.sources import SourcesConfig
 
 FILES: dict[str, type[BaseModel]] = {
@@ -25,10 +26,13 @@ FILES: dict[str, type[BaseModel]] = {
     "sources.yaml": SourcesConfig,
     "enrichment.yaml": EnrichmentConfig,
     "crm.yaml": CrmConfig,
+    "model.yaml": ModelConfig,
 }
 # Without sources.yaml only the /v1/leads API takes leads; without enrichment.yaml the
-# default providers run (no network: email, phone, title, the demo table).
-OPTIONAL = {"sources.yaml", "enrichment.yaml", "crm.yaml"}
+# default providers run (no network: email, phone, title, the demo table); without model.yaml
+# a trained model is used with the default bands and minimum of history; without crm.yaml
+# decisions are written to the local CRM.
+OPTIONAL = {"sources.yaml", "enrichment.yaml", "crm.yaml", "model.yaml"}
 
 
 @dataclass(frozen=True)
@@ -143,10 +147,10 @@ def load_config(directory: Path) -> LeadflowConfig:
     if problems:
         raise ConfigError(problems)
     icp, routing, sources = loaded["icp.yaml"], loaded["routing.yaml"], loaded["sources.yaml"]
-    enrichment, crm = loaded["enrichment.yaml"], loaded["crm.yaml"]
+    enrichment, crm, model_config = loaded["enrichment.yaml"], loaded["crm.yaml"], loaded["model.yaml"]
     assert isinstance(icp, IcpConfig) and isinstance(routing, RoutingConfig)
     assert isinstance(sources, SourcesConfig) and isinstance(enrichment, EnrichmentConfig)
-    assert isinstance(crm, CrmConfig)
+    assert isinstance(crm, CrmConfig) and isinstance(model_config, ModelConfig)
     problems = _cross_file(icp, routing, nodes["routing.yaml"])
     if problems:
         raise ConfigError(problems)
@@ -157,4 +161,5 @@ def load_config(directory: Path) -> LeadflowConfig:
         sources=sources,
         enrichment=enrichment,
         crm=crm,
+        model=model_config,
     )

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from connectors.errors import BusUnavailable, ConnectorError
-from schemas.events import TOPIC_RECEIVED, TOPIC_ROUTED
+from schemas.events import TOPIC_FEEDBACK, TOPIC_RECEIVED, TOPIC_ROUTED
 from services.bootstrap import Container, bootstrap
 from services.consumer import ConsumerLoop
 from services.errors import InvalidWebhook
@@ -30,6 +30,8 @@ from services.intake.ratelimit import RateLimiter
 from services.intake.routes import ROUTES as INTAKE_ROUTES
 from services.intake.webhooks import ROUTES as WEBHOOK_ROUTES
 from services.logs import get_logger
+from services.model.feedback import GROUP as FEEDBACK_GROUP
+from services.model.feedback import FeedbackRecorder
 from services.qualifier.service import GROUP as QUALIFIER_GROUP
 from services.qualifier.service import ContactDirectory, Qualifier
 from services.settings import Settings
@@ -52,6 +54,7 @@ def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop
             container.current_config,
             enricher=container.enricher,
             contacts=contacts,
+            model=container.champion,
         )
         loops.append(
             ConsumerLoop(
@@ -60,6 +63,12 @@ def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop
                 QUALIFIER_GROUP,
                 qualifier.handle,
                 max_attempts=attempts,
+            )
+        )
+        recorder = FeedbackRecorder(container.store, container.current_config)
+        loops.append(
+            ConsumerLoop(
+                container.bus, [TOPIC_FEEDBACK], FEEDBACK_GROUP, recorder.handle, max_attempts=attempts
             )
         )
     if "writer" in roles:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -87,6 +88,32 @@ inbound = Table(
 )
 
 
+# Outcomes from sales (leads.feedback): the latest label per lead, what retraining learns from.
+labels = Table(
+    "labels",
+    metadata,
+    Column("lead_id", String(100), primary_key=True),
+    Column("label", Integer, nullable=False),  # 1 converted / won, 0 lost
+    Column("event_id", String(200), nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("property", String(200)),
+    Column("value", String(200)),
+    Column("labelled_at", DateTime(timezone=True), nullable=False),
+)
+
+# Each decision the model scored: drift (daily score distribution) and the A/B arms read it.
+scores = Table(
+    "scores",
+    metadata,
+    Column("event_id", String(200), primary_key=True),
+    Column("lead_id", String(100), nullable=False, index=True),
+    Column("decided_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("probability", Float, nullable=False),
+    Column("arm", String(20)),
+    Column("model_version", String(64)),
+)
+
+
 class Claim(StrEnum):
     NEW = "new"  # publish it, then confirm
     DUPLICATE = "duplicate"  # already published: answer as the sender expects for a repeat
@@ -124,6 +151,8 @@ def _details(routed: LeadRouted) -> dict[str, Any]:
             "missing",
             "next_step",
             "locked",
+            "probability",
+            "arm",
         },
     )
     enrichment = routed.enrichment.model_dump(mode="json") if routed.enrichment else None
@@ -202,6 +231,19 @@ class SqlStore:
                     select(decisions.c.payload).where(decisions.c.event_id == routed.event_id)
                 )
                 return LeadRouted.model_validate(payload)
+            if routed.evaluation.probability is not None:
+                await conn.execute(
+                    self._insert(scores)
+                    .values(
+                        event_id=routed.event_id,
+                        lead_id=routed.lead_id,
+                        decided_at=routed.decided_at,
+                        probability=routed.evaluation.probability,
+                        arm=routed.evaluation.arm,
+                        model_version=routed.model_version,
+                    )
+                    .on_conflict_do_nothing(index_elements=["event_id"])
+                )
             row = _lead_row(routed)
             stmt = self._insert(leads).values(**row)
             await conn.execute(
@@ -341,3 +383,66 @@ class SqlStore:
     async def count_decisions(self) -> int:
         async with self.engine.connect() as conn:
             return int(await conn.scalar(select(func.count()).select_from(decisions)) or 0)
+
+    @translated
+    async def record_label(
+        self, lead_id: str, label: int, event_id: str, source: str, prop: str, value: str | None, at: datetime
+    ) -> None:
+        """Keep the newest outcome per lead; a redelivered or older event changes nothing."""
+        row = {"lead_id": lead_id, "label": label, "event_id": event_id, "source": source,
+               "property": prop[:200], "value": (value or "")[:200], "labelled_at": at}  # fmt: skip
+        stmt = self._insert(labels).values(**row)
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["lead_id"],
+                    set_={k: stmt.excluded[k] for k in row if k != "lead_id"},
+                    where=labels.c.labelled_at <= stmt.excluded.labelled_at,
+                )
+            )
+
+    @translated
+    async def labelled_decisions(self) -> list[tuple[LeadRouted, int]]:
+        """Each labelled lead's current decision (the lead as received) with its outcome."""
+        query = (
+            select(decisions.c.payload, labels.c.label)
+            .select_from(labels.join(leads, leads.c.lead_id == labels.c.lead_id))
+            .join(decisions, decisions.c.event_id == leads.c.event_id)
+            .order_by(leads.c.received_at, leads.c.lead_id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(LeadRouted.model_validate(payload), int(label)) for payload, label in rows]
+
+    @translated
+    async def scores_since(self, since: datetime) -> list[tuple[datetime, float]]:
+        query = (
+            select(scores.c.decided_at, scores.c.probability)
+            .where(scores.c.decided_at >= since)
+            .order_by(scores.c.decided_at)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(_as_utc(at), float(p)) for at, p in rows]
+
+    @translated
+    async def arms(self) -> list[dict[str, Any]]:
+        """Per A/B arm: leads scored, how many have an outcome, and how many converted."""
+        scored = select(scores.c.lead_id, scores.c.arm).distinct().subquery()
+        query = (
+            select(
+                scored.c.arm,
+                func.count(scored.c.lead_id),
+                func.count(labels.c.lead_id),
+                func.coalesce(func.sum(labels.c.label), 0),
+            )
+            .select_from(scored.outerjoin(labels, labels.c.lead_id == scored.c.lead_id))
+            .group_by(scored.c.arm)
+            .order_by(scored.c.arm)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            {"arm": arm, "leads": int(n), "labelled": int(labelled), "conversions": int(won)}
+            for arm, n, labelled, won in rows
+        ]

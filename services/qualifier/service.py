@@ -15,11 +15,12 @@ from schemas.enrichment import ContactMatch, Enrichment
 from schemas.events import TOPIC_ROUTED, LeadReceived, LeadRouted
 from schemas.lead import Lead
 from services.core.briefing import briefing
-from services.core.classify import evaluate
 from services.core.facts import company_facts
 from services.core.routing import assign, match_rule
 from services.errors import PoisonEvent
 from services.logs import get_logger
+from services.model.policy import Case, decide
+from services.model.scoring import Model
 
 GROUP = "leadflow-qualifier"
 
@@ -44,9 +45,11 @@ class Qualifier:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         enricher: Enricher | None = None,
         contacts: ContactDirectory | None = None,
+        model: Callable[[], Model | None] | None = None,
     ) -> None:
         self._bus, self._store, self._config, self._clock = bus, store, config, clock
         self._enricher, self._contacts = enricher, contacts
+        self._model = model or (lambda: None)
         self._log = get_logger(consumer=GROUP)
 
     async def handle(self, message: Message) -> None:
@@ -70,6 +73,7 @@ class Qualifier:
             tier=routed.evaluation.tier,
             rule_id=routed.routing.rule_id,
             config_version=routed.config_version,
+            model_version=routed.model_version,
         )
 
     async def _enrich(self, received: LeadReceived) -> Enrichment | None:
@@ -84,8 +88,10 @@ class Qualifier:
     async def decide(self, received: LeadReceived) -> LeadRouted:
         config = self._config()
         enrichment = await self._enrich(received)
-        # Judged as of arrival, so a replay of history decides as production did.
-        evaluation = evaluate(received.lead, enrichment, config.icp, now=received.received_at)
+        # Judged as of arrival, so a replay of history decides as production did; the rules,
+        # then the model (services.model.policy, the backtest's code path too).
+        case = Case(received.lead_id, received.lead, enrichment, received.received_at)
+        [(evaluation, model_version)] = decide([case], config, self._model())
         owner = enrichment.account.owner if enrichment and enrichment.account else None
         rule = match_rule(received.lead, evaluation, config.routing, owner)
         turn = await self._store.next_turn(rule.team) if rule.team else 0
@@ -96,7 +102,7 @@ class Qualifier:
             received_at=received.received_at,
             decided_at=self._clock(),
             config_version=config.version,
-            model_version=None,
+            model_version=model_version,
             lead=received.lead,
             enrichment=enrichment,
             evaluation=evaluation,

@@ -1,0 +1,1 @@
+"""Predictive scoring: learn P(convert) from won/lost history, explain it, check it against history."""

@@ -1,0 +1,143 @@
+"""MAPPING.yaml: how a history export (CSV or Parquet) maps onto leads and an outcome.
+
+A mapping names the label column and its won values, the id, an optional date (the split is
+then by time), the columns to leave out (those filled in after contact leak the outcome),
+values that mean "missing", and which columns are `Lead` fields; every other column becomes an
+extra feature kept under ``lead.attributes``. Errors name the file, line and field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from services.config import Problem, _line_of
+
+# The Lead fields a column may fill: the rules judge these, so history and live leads agree.
+LeadField = Literal[
+    "person.title",
+    "company.name",
+    "company.domain",
+    "company.industry",
+    "company.employees",
+    "company.revenue",
+    "company.country",
+    "source",
+    "message",
+]
+Kind = Literal["numeric", "categorical"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Label(Strict):
+    column: str = Field(min_length=1)
+    positive: tuple[str, ...] = Field(min_length=1)  # values meaning converted / won
+    # When given, rows with any other value have no outcome yet (open deals) and are left out.
+    negative: tuple[str, ...] = ()
+
+
+class Join(Strict):
+    """Another table joined onto each row by a key column both have (a left join)."""
+
+    file: str  # relative to the data file
+    key: str  # not "on": YAML reads a bare on as true
+
+
+class Mapping(Strict):
+    label: Label
+    id: str | None = None
+    date: str | None = None
+    exclude: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()  # values meaning "not given", e.g. a form's "Select"
+    fields: dict[str, LeadField] = Field(default_factory=dict)  # column -> Lead field
+    kinds: dict[str, Kind] = Field(default_factory=dict)  # override the inferred kind
+    replace: dict[str, dict[str, str]] = Field(default_factory=dict)  # column -> {value: new value}
+    join: tuple[Join, ...] = ()
+    test_share: float = Field(default=0.2, gt=0, lt=0.9)
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Mapping:
+        special = {c for c in (self.label.column, self.id, self.date) if c is not None}
+        clash = sorted(special & (set(self.exclude) | set(self.fields)))
+        if clash:
+            raise ValueError(
+                f"the label, id and date columns cannot be excluded or mapped: {', '.join(clash)}"
+            )
+        overlap = set(self.label.positive) & set(self.label.negative)
+        if overlap:
+            raise ValueError(f"label values both positive and negative: {', '.join(sorted(overlap))}")
+        return self
+
+    def named_columns(self) -> dict[tuple[str | int, ...], str]:
+        """Every column the mapping names, by where it names it (to check against the data)."""
+        named: dict[tuple[str | int, ...], str] = {("label", "column"): self.label.column}
+        if self.id:
+            named[("id",)] = self.id
+        if self.date:
+            named[("date",)] = self.date
+        for i, column in enumerate(self.exclude):
+            named[("exclude", i)] = column
+        for section in ("fields", "kinds", "replace"):
+            for column in getattr(self, section):
+                named[(section, column)] = column
+        return named
+
+
+class MappingError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class LoadedMapping:
+    """A valid mapping with its file, so later checks against the data can name file and line."""
+
+    def __init__(self, mapping: Mapping, path: Path, text: str, node: yaml.Node | None) -> None:
+        self.mapping, self.path, self.text, self._node = mapping, path, text, node
+
+    def problem(self, loc: tuple[str | int, ...], message: str) -> Problem:
+        return Problem(self.path.name, _line_of(self._node, loc), ".".join(str(p) for p in loc), message)
+
+
+def load_mapping(path: Path) -> LoadedMapping:
+    """Read and validate a mapping file; raise MappingError naming file, line and field."""
+    if not path.exists():
+        raise MappingError([Problem(path.name, None, "", f"file not found: {path}")])
+    text = path.read_text()
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise MappingError(
+            [Problem(path.name, mark.line + 1 if mark else None, "", f"not valid YAML: {exc}")]
+        ) from exc
+    try:
+        mapping = Mapping.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        raise MappingError(
+            [
+                Problem(
+                    path.name,
+                    _line_of(node, tuple(e["loc"])),
+                    ".".join(str(p) for p in e["loc"]),
+                    _message(e),
+                )
+                for e in exc.errors()
+            ]
+        ) from exc
+    return LoadedMapping(mapping, path, text, node)
+
+
+def _message(error: Any) -> str:
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "literal_error":
+        return f"unknown field {error['input']!r}: {msg}"
+    return msg

@@ -1,0 +1,119 @@
+"""Backtests through the production decision, on generated history and on the shared datasets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from services.cli import app
+from services.config import load_config
+from services.model.backtest import run
+from services.model.history import History, load_history
+from services.model.mapping import LoadedMapping, load_mapping
+from services.model.report import render
+from services.model.train import Trained
+from tests.conftest import CONFIG_DIR, ROOT
+
+DATA = ROOT.parent / "shared" / "data"
+X_EDUCATION = DATA / "x-education-leads" / "Leads.csv"
+MAVEN = DATA / "maven-crm" / "sales_pipeline.csv"
+
+
+def test_backtest_json_has_the_issue_shape_and_beats_points(
+    generated: tuple[LoadedMapping, History, Trained],
+) -> None:
+    loaded, history, trained = generated
+    result = run(history, loaded.mapping, load_config(CONFIG_DIR), trained.model)
+    s = result.summary
+    assert list(s) == ["rows", "test_rows", "positive_rate", "model", "tiers", "baselines"]
+    assert (s["rows"], s["test_rows"]) == (1500, 300)
+    assert list(s["model"]) == ["auc", "pr_auc", "brier", "ece"]
+    assert list(s["baselines"]) == ["points", "naive_bayes", "logistic"]
+    assert s["model"]["auc"] > s["baselines"]["points"]["auc"] == 0.5
+    assert abs(sum(t["share_of_leads"] for t in s["tiers"]) - 1) < 1e-3
+    assert abs(sum(t["share_of_conversions"] for t in s["tiers"]) - 1) < 1e-3
+    page = render(result, "generated")
+    assert page.count("data:image/png;base64,") == 3 and "http" not in page.replace("data:image", "")
+
+
+def test_cli_train_then_backtest_with_the_model(
+    tmp_path: Path, generated: tuple[LoadedMapping, History, Trained]
+) -> None:
+    from tests.model.helpers import write_history, write_mapping
+
+    data, mapping = write_history(tmp_path), write_mapping(tmp_path)
+    runner = CliRunner()
+    trained = runner.invoke(
+        app, ["train", "--data", str(data), "--mapping", str(mapping), "--out", str(tmp_path / "m"), "--json"]
+    )
+    assert trained.exit_code == 0, trained.output
+    out = runner.invoke(
+        app,
+        [
+            "backtest",
+            "--data",
+            str(data),
+            "--mapping",
+            str(mapping),
+            "--model",
+            str(tmp_path / "m"),
+            "--json",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout.strip().splitlines()[-1])["test_rows"] == 300
+
+
+def test_below_the_minimum_the_backtest_reports_the_rules(tmp_path: Path) -> None:
+    from tests.model.helpers import write_history, write_mapping
+
+    loaded = load_mapping(write_mapping(tmp_path))
+    history = load_history(write_history(tmp_path, rows=400), loaded)
+    result = run(history, loaded.mapping, load_config(CONFIG_DIR))
+    assert result.model_note is not None and "below the minimum of 1,000" in result.model_note
+    assert all(t["tier"] != "hot" for t in result.summary["tiers"])
+
+
+@pytest.fixture(scope="module")
+def x_education() -> dict[str, object]:
+    if not X_EDUCATION.exists():
+        pytest.skip(f"X Education dataset not found at {X_EDUCATION}")
+    loaded = load_mapping(ROOT / "deploy" / "mappings" / "x-education-leads.yaml")
+    return run(load_history(X_EDUCATION, loaded), loaded.mapping, load_config(CONFIG_DIR)).summary
+
+
+def test_x_education_beats_every_baseline_calibrated_with_useful_tiers(
+    x_education: dict[str, object],
+) -> None:
+    s = x_education
+    model = s["model"]
+    assert (s["rows"], s["test_rows"]) == (9240, 1848)
+    assert all(model["auc"] > b["auc"] for b in s["baselines"].values())
+    assert model["ece"] <= 0.05
+    tiers = {t["tier"]: t for t in s["tiers"]}
+    assert tiers["hot"]["conversion_rate"] >= 0.85
+    top = [tiers[t] for t in ("hot", "warm")]
+    assert sum(t["share_of_conversions"] for t in top) >= 0.60
+    assert sum(t["share_of_leads"] for t in top) <= 0.35
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 5 asks AUC >= 0.87 without the leaky columns; measured 0.864 on the stratified split "
+    "(logistic 0.849, the dataset README's HGB 0.860): not reached yet",
+)
+def test_x_education_auc_reaches_the_target(x_education: dict[str, object]) -> None:
+    assert x_education["model"]["auc"] >= 0.87
+
+
+def test_maven_runs_and_stays_near_the_base_rate() -> None:
+    if not MAVEN.exists():
+        pytest.skip(f"Maven CRM dataset not found at {MAVEN}")
+    loaded = load_mapping(ROOT / "deploy" / "mappings" / "maven-crm.yaml")
+    s = run(load_history(MAVEN, loaded), loaded.mapping, load_config(CONFIG_DIR)).summary
+    assert s["rows"] == 6711  # closed deals only
+    assert s["model"]["auc"] < 0.6  # little signal before close, as its README says
+    assert s["model"]["ece"] <= 0.08

@@ -1,0 +1,80 @@
+"""Feedback labels, A/B arms and drift figures through the real SQLite store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from connectors.bus import Message
+from connectors.store.engine import make_engine
+from connectors.store.sql import SqlStore
+from schemas.decision import Evaluation, Fit, FitResult, RoutingDecision, Status
+from schemas.events import LeadFeedback, LeadRouted
+from schemas.lead import Lead
+from services.config import load_config
+from services.model.drift import daily, psi, shares
+from services.model.feedback import FeedbackRecorder
+from tests.conftest import CONFIG_DIR
+
+T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
+
+
+def routed(i: int, arm: str, p: float) -> LeadRouted:
+    unknown = FitResult(status=Fit.INCONCLUSIVE, reason="?")
+    evaluation = Evaluation(
+        icp=unknown, persona=unknown, engagement=0, score=round(p * 100), tier="warm",
+        status=Status.POTENTIAL, reasons=(), probability=p, arm=arm,  # type: ignore[arg-type]
+    )  # fmt: skip
+    return LeadRouted(
+        event_id=f"e{i}", lead_id=f"l{i}", received_at=T0, decided_at=T0 + timedelta(days=i % 2),
+        config_version="c", model_version="m1", lead=Lead.model_validate({"email": f"p{i}@x.example"}),
+        evaluation=evaluation, routing=RoutingDecision(rule_id="r", queue="q", reason="."), briefing="",
+    )  # fmt: skip
+
+
+def feedback(i: int, value: str, at: datetime) -> Message:
+    event = LeadFeedback(
+        event_id=f"f{i}-{value}", lead_id=f"l{i}", received_at=at, source="hubspot",
+        object_id=str(i), property="lifecyclestage", value=value, occurred_at=at,
+    )  # fmt: skip
+    return Message(
+        topic="leads.feedback",
+        partition=0,
+        offset=i,
+        key=None,
+        value=event.model_dump_json().encode(),
+        headers=(),
+    )
+
+
+async def test_feedback_becomes_labels_and_arms_compare_conversion(tmp_path: Path) -> None:
+    store = SqlStore(make_engine(f"sqlite+aiosqlite:///{tmp_path / 's.db'}"))
+    await store.start()
+    try:
+        for i in range(6):
+            await store.record_decision(routed(i, "holdout" if i < 2 else "model", 0.3 + i / 10))
+        recorder = FeedbackRecorder(store, lambda: load_config(CONFIG_DIR))
+        await recorder.handle(feedback(0, "lost", T0))
+        await recorder.handle(feedback(2, "closedwon", T0))
+        await recorder.handle(feedback(2, "closedwon", T0))  # a redelivery changes nothing
+        await recorder.handle(feedback(3, "Lost", T0 + timedelta(hours=2)))
+        await recorder.handle(feedback(3, "won", T0 + timedelta(hours=1)))  # older than the loss: ignored
+        await recorder.handle(feedback(4, "appointmentscheduled", T0))  # says nothing about the outcome
+        labelled = await store.labelled_decisions()
+        assert [(r.lead_id, label) for r, label in labelled] == [("l0", 0), ("l2", 1), ("l3", 0)]
+        assert await store.arms() == [
+            {"arm": "holdout", "leads": 2, "labelled": 1, "conversions": 0},
+            {"arm": "model", "leads": 4, "labelled": 2, "conversions": 1},
+        ]
+        scored = await store.scores_since(T0)
+        assert len(scored) == 6 and scored[0][1] == 0.3
+    finally:
+        await store.close()
+
+
+def test_psi_is_zero_for_the_same_distribution_and_grows_with_a_shift() -> None:
+    reference = shares([i / 100 for i in range(100)])
+    assert psi(reference, reference) == 0
+    rows = daily(reference, {"2026-11-21": [0.95] * 50, "2026-11-20": [i / 50 for i in range(50)]})
+    assert [r["day"] for r in rows] == ["2026-11-20", "2026-11-21"]
+    assert rows[0]["level"] == "stable" and rows[1]["level"] == "shifted" and rows[1]["psi"] > 1
