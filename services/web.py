@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from connectors.errors import BusUnavailable, ConnectorError
 from schemas.events import TOPIC_RECEIVED, TOPIC_ROUTED
 from services.bootstrap import Container, bootstrap
+from services.briefing import Briefer
 from services.consumer import ConsumerLoop
 from services.errors import InvalidWebhook
 from services.intake.openapi import openapi
@@ -52,6 +53,11 @@ def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop
             container.current_config,
             enricher=container.enricher,
             contacts=contacts,
+            briefer=Briefer(
+                container.config.routing.briefing,
+                container.settings.config_dir,
+                api_key=container.settings.llm_api_key,
+            ),
         )
         loops.append(
             ConsumerLoop(

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
 from connectors.bus import Bus, Message
+from connectors.errors import RetriableConnectorError
 from connectors.store.sql import SqlStore
 from schemas.config import LeadflowConfig
+from schemas.decision import OwnerStatus
 from schemas.enrichment import ContactMatch, Enrichment
 from schemas.events import TOPIC_ROUTED, LeadReceived, LeadRouted
 from schemas.lead import Lead
+from services.briefing import Briefer, Suggestion
 from services.core.briefing import briefing
 from services.core.classify import evaluate
 from services.core.facts import company_facts
-from services.core.routing import assign, match_rule
+from services.core.routing import route
 from services.errors import PoisonEvent
 from services.logs import get_logger
+from services.notify import outgoing
 
 GROUP = "leadflow-qualifier"
+ROTATION_ATTEMPTS = 50  # compare-and-set retries when replicas race for the same pool
 
 
 class Enricher(Protocol):
@@ -35,6 +40,13 @@ class ContactDirectory(Protocol):
     async def contact(self, lead_id: str) -> ContactMatch | None: ...
 
 
+@runtime_checkable
+class RosterSource(Protocol):
+    """What the CRM says about owners (active, out of office); overrides routing.yaml's roster."""
+
+    async def owners(self) -> Mapping[str, OwnerStatus]: ...
+
+
 class Qualifier:
     def __init__(
         self,
@@ -44,9 +56,12 @@ class Qualifier:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         enricher: Enricher | None = None,
         contacts: ContactDirectory | None = None,
+        briefer: Briefer | None = None,
+        roster: RosterSource | None = None,
     ) -> None:
         self._bus, self._store, self._config, self._clock = bus, store, config, clock
         self._enricher, self._contacts = enricher, contacts
+        self._briefer, self._roster = briefer, roster
         self._log = get_logger(consumer=GROUP)
 
     async def handle(self, message: Message) -> None:
@@ -59,7 +74,7 @@ class Qualifier:
         routed = await self._store.decision_for_event(received.event_id)
         if routed is None:
             # If another worker decided this event meanwhile, its decision stands, not ours.
-            routed = await self._store.record_decision(await self.decide(received))
+            routed = await self.decide_and_record(received)
         await self._bus.publish(TOPIC_ROUTED, message.key, routed.model_dump_json().encode(), message.headers)
         self._log.info(
             "lead_routed",
@@ -81,25 +96,58 @@ class Qualifier:
         base = enrichment or Enrichment(company=company_facts(lead, None))
         return base.model_copy(update={"contact": contact})
 
-    async def decide(self, received: LeadReceived) -> LeadRouted:
+    async def decide_and_record(self, received: LeadReceived) -> LeadRouted:
+        """Decide and record in one store transaction. The rotation turn is taken with a
+        compare-and-set: when another replica took it first, route again from the new state."""
         config = self._config()
+        lead = received.lead
         enrichment = await self._enrich(received)
         # Judged as of arrival, so a replay of history decides as production did.
-        evaluation = evaluate(received.lead, enrichment, config.icp, now=received.received_at)
+        evaluation = evaluate(lead, enrichment, config.icp, now=received.received_at)
         owner = enrichment.account.owner if enrichment and enrichment.account else None
-        rule = match_rule(received.lead, evaluation, config.routing, owner)
-        turn = await self._store.next_turn(rule.team) if rule.team else 0
-        routing = assign(rule, config.routing, turn, owner)
-        return LeadRouted(
-            event_id=received.event_id,
-            lead_id=received.lead_id,
-            received_at=received.received_at,
-            decided_at=self._clock(),
-            config_version=config.version,
-            model_version=None,
-            lead=received.lead,
-            enrichment=enrichment,
-            evaluation=evaluation,
-            routing=routing,
-            briefing=briefing(received.lead, evaluation, routing),
-        )
+        suggestion = await self._briefer.suggest(lead, enrichment, evaluation) if self._briefer else None
+        roster = await self._roster.owners() if self._roster else {}
+        for _ in range(ROTATION_ATTEMPTS):
+            now = self._clock()
+            state = await self._store.rotation_state(now)
+            routed = route(
+                lead,
+                evaluation,
+                config.routing,
+                now=now,
+                enrichment=enrichment,
+                account_owner=owner,
+                state=state,
+                roster=roster,
+            )
+            decision = routed.decision
+            found = config.routing.member(decision.owner) if decision.owner else None
+            text = (
+                self._briefer.brief(
+                    lead,
+                    enrichment,
+                    evaluation,
+                    decision,
+                    suggestion or Suggestion(),
+                    found[1].name if found else None,
+                )
+                if self._briefer
+                else briefing(lead, evaluation, decision)
+            )
+            event = LeadRouted(
+                event_id=received.event_id,
+                lead_id=received.lead_id,
+                received_at=received.received_at,
+                decided_at=now,
+                config_version=config.version,
+                model_version=None,
+                lead=lead,
+                enrichment=enrichment,
+                evaluation=evaluation,
+                routing=decision,
+                briefing=text,
+            )
+            stands = await self._store.record_routed(event, routed.take, outgoing(event, config.routing))
+            if stands is not None:
+                return stands
+        raise RetriableConnectorError(f"rotation contended {ROTATION_ATTEMPTS} times; retrying the lead")
