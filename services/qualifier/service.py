@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
@@ -12,7 +15,7 @@ from connectors.bus import Bus, Message
 from connectors.errors import RetriableConnectorError
 from connectors.store.sql import SqlStore
 from schemas.config import LeadflowConfig
-from schemas.decision import OwnerStatus
+from schemas.decision import Evaluation, OwnerStatus, Take
 from schemas.enrichment import ContactMatch, Enrichment
 from schemas.events import TOPIC_ROUTED, LeadReceived, LeadRouted
 from schemas.lead import Lead
@@ -26,7 +29,7 @@ from services.logs import get_logger
 from services.notify import outgoing
 
 GROUP = "leadflow-qualifier"
-ROTATION_ATTEMPTS = 50  # compare-and-set retries when replicas race for the same pool
+ROTATION_ATTEMPTS = 200  # compare-and-set retries when replicas race for the same pool
 
 
 class Enricher(Protocol):
@@ -62,6 +65,7 @@ class Qualifier:
         self._bus, self._store, self._config, self._clock = bus, store, config, clock
         self._enricher, self._contacts = enricher, contacts
         self._briefer, self._roster = briefer, roster
+        self._locks: dict[str, asyncio.Lock] = {}
         self._log = get_logger(consumer=GROUP)
 
     async def handle(self, message: Message) -> None:
@@ -98,7 +102,9 @@ class Qualifier:
 
     async def decide_and_record(self, received: LeadReceived) -> LeadRouted:
         """Decide and record in one store transaction. The rotation turn is taken with a
-        compare-and-set: when another replica took it first, route again from the new state."""
+        compare-and-set: when another replica took it first, route again from the new state.
+        Within this process one lock per pool keeps concurrent leads from racing each other,
+        so only replicas contend (a handful of retries, not one per lead in flight)."""
         config = self._config()
         lead = received.lead
         enrichment = await self._enrich(received)
@@ -107,47 +113,75 @@ class Qualifier:
         owner = enrichment.account.owner if enrichment and enrichment.account else None
         suggestion = await self._briefer.suggest(lead, enrichment, evaluation) if self._briefer else None
         roster = await self._roster.owners() if self._roster else {}
-        for _ in range(ROTATION_ATTEMPTS):
-            now = self._clock()
-            state = await self._store.rotation_state(now)
-            routed = route(
-                lead,
-                evaluation,
-                config.routing,
-                now=now,
-                enrichment=enrichment,
-                account_owner=owner,
-                state=state,
-                roster=roster,
-            )
-            decision = routed.decision
-            found = config.routing.member(decision.owner) if decision.owner else None
-            text = (
-                self._briefer.brief(
-                    lead,
-                    enrichment,
-                    evaluation,
-                    decision,
-                    suggestion or Suggestion(),
-                    found[1].name if found else None,
-                )
-                if self._briefer
-                else briefing(lead, evaluation, decision)
-            )
-            event = LeadRouted(
-                event_id=received.event_id,
-                lead_id=received.lead_id,
-                received_at=received.received_at,
-                decided_at=now,
-                config_version=config.version,
-                model_version=None,
-                lead=lead,
-                enrichment=enrichment,
-                evaluation=evaluation,
-                routing=decision,
-                briefing=text,
-            )
-            stands = await self._store.record_routed(event, routed.take, outgoing(event, config.routing))
-            if stands is not None:
-                return stands
+        judged = Judged(received, enrichment, evaluation, owner, suggestion or Suggestion(), roster)
+        first = await self._attempt(config, judged)
+        if isinstance(first, LeadRouted):
+            return first
+        async with self._locks.setdefault(first.pool, asyncio.Lock()):
+            for attempt in range(ROTATION_ATTEMPTS):
+                stands = await self._attempt(config, judged)
+                if isinstance(stands, LeadRouted):
+                    return stands
+                await asyncio.sleep(random.uniform(0, 0.005 * min(attempt + 1, 10)))
         raise RetriableConnectorError(f"rotation contended {ROTATION_ATTEMPTS} times; retrying the lead")
+
+    async def _attempt(self, config: LeadflowConfig, judged: Judged) -> LeadRouted | Take:
+        """Route from the store's current rotation state and record; the Take that lost the race
+        when another decision moved the pool first."""
+        received, lead, evaluation = judged.received, judged.received.lead, judged.evaluation
+        now = self._clock()
+        state = await self._store.rotation_state(now)
+        routed = route(
+            lead,
+            evaluation,
+            config.routing,
+            now=now,
+            enrichment=judged.enrichment,
+            account_owner=judged.account_owner,
+            state=state,
+            roster=judged.roster,
+        )
+        decision = routed.decision
+        found = config.routing.member(decision.owner) if decision.owner else None
+        text = (
+            self._briefer.brief(
+                lead,
+                judged.enrichment,
+                evaluation,
+                decision,
+                judged.suggestion,
+                found[1].name if found else None,
+            )
+            if self._briefer
+            else briefing(lead, evaluation, decision)
+        )
+        event = LeadRouted(
+            event_id=received.event_id,
+            lead_id=received.lead_id,
+            received_at=received.received_at,
+            decided_at=now,
+            config_version=config.version,
+            model_version=None,
+            lead=lead,
+            enrichment=judged.enrichment,
+            evaluation=evaluation,
+            routing=decision,
+            briefing=text,
+        )
+        stands = await self._store.record_routed(event, routed.take, outgoing(event, config.routing))
+        if stands is not None:
+            return stands
+        assert routed.take is not None  # only a take can be refused
+        return routed.take
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A lead as evaluated, before routing: what every routing attempt reuses."""
+
+    received: LeadReceived
+    enrichment: Enrichment | None
+    evaluation: Evaluation
+    account_owner: str | None
+    suggestion: Suggestion
+    roster: Mapping[str, OwnerStatus]
