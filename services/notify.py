@@ -107,6 +107,9 @@ class Notifier:
                 log.warning("notifier_unavailable", error=exc.__class__.__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every)
+        await self.aclose()
+
+    async def aclose(self) -> None:
         if self._own_client:
             await self._client.aclose()
 

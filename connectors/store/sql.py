@@ -239,6 +239,8 @@ class SqlStore(FollowUps):
                 )
                 .on_conflict_do_nothing(index_elements=["event_id"])
             )
+            if inserted.rowcount != 1 and claim_sla is not None:
+                return None  # this escalation was recorded by another replica
             if inserted.rowcount != 1:
                 payload = await conn.scalar(
                     select(decisions.c.payload).where(decisions.c.event_id == routed.event_id)
