@@ -355,8 +355,12 @@ class SqlStore(FollowUps):
     @translated
     async def review_queue(self, queues: Sequence[str], limit: int = 100) -> list[dict[str, Any]]:
         """Leads waiting in a review queue, oldest first."""
+        # A lead a person already reviewed (its current decision is the review) is not waiting.
         query = (
-            select(leads).where(leads.c.queue.in_(list(queues))).order_by(leads.c.received_at).limit(limit)
+            select(leads)
+            .where(leads.c.queue.in_(list(queues)), leads.c.rule_id != "review")
+            .order_by(leads.c.received_at)
+            .limit(limit)
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
