@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
+from services.cli_route import route_command
 from services.config import ConfigError, load_config
 from services.logs import configure
 from services.settings import Settings
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Check and compare the YAML config under deploy/config/.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.command("route")(route_command)
 
 Host = Annotated[str | None, typer.Option(help="Address to listen on [env LEADFLOW_HOST; default 127.0.0.1]")]
 Port = Annotated[int | None, typer.Option(help="Port to listen on [env LEADFLOW_PORT; default 8000]")]
