@@ -6,9 +6,12 @@ loads into these models is safe to deploy.
 
 from __future__ import annotations
 
+from datetime import date, time
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -181,18 +184,71 @@ class IcpConfig(Strict):
         return tuple(p for p in self.personas if p.name in vertical.personas)
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone '{value}' (use an IANA name like Europe/Madrid)") from exc
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_zone)]
+
+
+class WorkingHours(Strict):
+    """When a person takes leads, in their own time zone (the clock of an SLA runs only then)."""
+
+    days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+    start: time = time(9)
+    end: time = time(18)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WorkingHours:
+        if self.start >= self.end:
+            raise ValueError("working hours need start before end (overnight shifts are not supported)")
+        if not self.days:
+            raise ValueError("working hours need at least one day")
+        return self
+
+
 class Member(Strict):
+    """A person in a pool. Omitted time zone and hours come from the team."""
+
     id: Name
     name: Name
+    weight: int = Field(default=1, ge=1, le=100)  # share of the rotation: 2 gets twice a 1's leads
+    daily_cap: int | None = Field(default=None, ge=1)  # leads per local day, across pools
+    timezone: TimeZone | None = None
+    hours: WorkingHours | None = None
+    out_of_office_until: date | None = None  # back on this (local) date; the CRM may override
+    active: bool = True
+    notify: Name | None = None  # a channel that reaches this person (a Slack DM webhook...)
 
 
 class Team(Strict):
     name: Name
     members: tuple[Member, ...] = Field(min_length=1)
+    timezone: TimeZone = "UTC"
+    hours: WorkingHours | None = None  # None: the team takes leads around the clock
+    manager: Name | None = None  # who hears about SLA breaches (a person's name, for messages)
+    manager_notify: Name | None = None  # the channel that reaches the manager
+
+    def zone_of(self, member: Member) -> str:
+        return member.timezone or self.timezone
+
+    def hours_of(self, member: Member) -> WorkingHours | None:
+        return member.hours or self.hours
+
+
+Scalar = str | int | float | bool
 
 
 class Condition(Strict):
-    """All given fields must match; an empty condition matches every lead."""
+    """All given fields must match; an empty condition matches every lead. Lists mean "any of"."""
 
     countries: tuple[Country, ...] = ()
     statuses: tuple[Keyword, ...] = ()
@@ -200,17 +256,36 @@ class Condition(Strict):
     sources: tuple[Keyword, ...] = ()
     verticals: tuple[Name, ...] = ()
     customer: bool | None = None  # an existing customer (exclusions.customers or the CRM says so)
+    regions: tuple[Name, ...] = ()  # named country groups (RoutingConfig.regions)
+    employees: Range | None = None  # the company's size as judged (the lead's or enrichment's)
+    languages: tuple[Keyword, ...] = ()  # the lead's `language` attribute (forms send it)
+    score: Range | None = None  # 0-100
+    personas: tuple[Name, ...] = ()  # the matched persona
+    # Escape hatch: a dotted path into lead / enrichment / evaluation -> a value or any of values,
+    # e.g. {"lead.attributes.campaign": "spring", "enrichment.title.seniority": ["vp", "c_level"]}.
+    field: dict[str, Scalar | tuple[Scalar, ...]] = Field(default_factory=dict)
 
     @property
     def is_catch_all(self) -> bool:
-        given = (self.countries, self.statuses, self.tiers, self.sources, self.verticals)
-        return not any(given) and self.customer is None
+        given = (
+            self.countries, self.statuses, self.tiers, self.sources, self.verticals, self.regions,
+            self.languages, self.personas, self.field,
+        )  # fmt: skip
+        return not any(given) and self.customer is None and self.employees is None and self.score is None
+
+    @model_validator(mode="after")
+    def _paths(self) -> Condition:
+        bad = [p for p in self.field if p.split(".", 1)[0] not in ("lead", "enrichment", "evaluation")]
+        if bad:
+            raise ValueError(f"field paths start with lead., enrichment. or evaluation.: {', '.join(bad)}")
+        return self
 
 
 class Rule(Strict):
     """A routing rule: when the condition holds, send to the owner of the lead's account in the
-    CRM, to a team (round robin) or to a queue. An account_owner rule that finds no owner
-    passes the lead on to the next rule."""
+    CRM, to a team (weighted round robin), to a queue, or to nurture / archive with a reason.
+    An account_owner rule that finds no owner passes the lead on to the next rule; so does a
+    team rule whose members are all unavailable, unless it names an overflow_queue."""
 
     id: Name
     description: str | None = None
@@ -218,17 +293,82 @@ class Rule(Strict):
     account_owner: bool = False
     team: Name | None = None
     queue: Name | None = None
+    nurture: str | None = None  # the reason, e.g. "too small for sales"
+    archive: str | None = None  # the reason, e.g. "spam"
+    overflow_queue: Name | None = None  # team rules: where a lead goes when nobody can take it
+    notify: tuple[Name, ...] = ()  # "owner" and/or channel names
+    draft_email: bool = False  # store a first-touch email draft for the owner to approve
+    auto_send: bool = False  # send the draft without approval (needs a configured sender)
 
     @model_validator(mode="after")
     def _one_action(self) -> Rule:
-        if sum((self.account_owner, self.team is not None, self.queue is not None)) != 1:
-            raise ValueError("a rule needs exactly one of 'account_owner', 'team' or 'queue'")
+        actions = (
+            self.account_owner,
+            self.team is not None,
+            self.queue is not None,
+            self.nurture is not None,
+            self.archive is not None,
+        )
+        if sum(actions) != 1:
+            raise ValueError(
+                "a rule needs exactly one of 'account_owner', 'team', 'queue', 'nurture' or 'archive'"
+            )
+        if self.overflow_queue is not None and self.team is None:
+            raise ValueError("'overflow_queue' only applies to a 'team' rule")
+        if self.auto_send and not self.draft_email:
+            raise ValueError("'auto_send' needs 'draft_email: true'")
         return self
+
+
+class SlaTarget(Strict):
+    minutes: int = Field(ge=1)
+    working_hours: bool = True  # the clock runs only inside the owner's working hours
+
+
+class SlaConfig(Strict):
+    """First-touch deadlines by tier, and what happens when one passes."""
+
+    tiers: dict[Keyword, SlaTarget] = Field(default_factory=dict)
+    reassign: bool = True  # to the next available person in the pool
+    notify_manager: bool = True
+    check_every_seconds: float = Field(default=30, gt=0)
+
+
+class Channel(Strict):
+    """Where notifications go: a Slack-compatible incoming webhook, or any HTTPS endpoint signed as
+    Standard Webhooks (the secret in LEADFLOW_NOTIFY_SECRETS; a URL there overrides this one)."""
+
+    kind: Literal["slack", "webhook"]
+    url: str | None = None
+
+
+class LlmConfig(Strict):
+    """An OpenAI-compatible chat-completions endpoint that writes the angle and next step.
+    Off unless enabled: no lead data leaves otherwise. Key: LEADFLOW_LLM_API_KEY."""
+
+    enabled: bool = False
+    url: str = "http://127.0.0.1:11434/v1/chat/completions"
+    model: str = "llama3.1"
+    timeout_seconds: float = Field(default=5, gt=0, le=60)
+
+
+class BriefingConfig(Strict):
+    template: str = "briefing.md.j2"  # in the config directory
+    max_chars: int = Field(default=1500, ge=200)  # longer is cut: it must read in 30 seconds
+    record_url: str = "http://127.0.0.1:8000/v1/leads/{lead_id}"  # the CRM link in notifications
+    llm: LlmConfig = LlmConfig()
 
 
 class RoutingConfig(Strict):
     teams: tuple[Team, ...] = Field(min_length=1)
     rules: tuple[Rule, ...] = Field(min_length=1)
+    regions: dict[Name, tuple[Country, ...]] = Field(default_factory=dict)
+    channels: dict[Name, Channel] = Field(default_factory=dict)
+    sla: SlaConfig = SlaConfig()
+    review_queues: tuple[Name, ...] = ("SDR review",)
+    # Where a lead goes when its team rule finds nobody available and no later rule takes it.
+    overflow_queue: Name = "Unassigned"
+    briefing: BriefingConfig = BriefingConfig()
 
     @model_validator(mode="after")
     def _coherent(self, info: ValidationInfo) -> RoutingConfig:
@@ -250,7 +390,18 @@ class RoutingConfig(Strict):
             if rule.id in seen:
                 problems.append((("rules", i, "id"), f"rule id '{rule.id}' is used more than once"))
             seen.add(rule.id)
-        if not self.rules[-1].when.is_catch_all or self.rules[-1].account_owner:
+            for region in rule.when.regions:
+                if region not in self.regions:
+                    problems.append((("rules", i, "when", "regions"), f"unknown region '{region}'"))
+            for target in rule.notify:
+                if target != "owner" and target not in self.channels:
+                    problems.append((("rules", i, "notify"), f"unknown channel '{target}'"))
+        for i, team in enumerate(self.teams):
+            for name in [team.manager_notify, *(m.notify for m in team.members)]:
+                if name is not None and name not in self.channels:
+                    problems.append((("teams", i), f"team '{team.name}' names unknown channel '{name}'"))
+        last = self.rules[-1]
+        if not last.when.is_catch_all or last.account_owner:
             problems.append(
                 (
                     ("rules", len(self.rules) - 1, "when"),
@@ -261,6 +412,10 @@ class RoutingConfig(Strict):
 
     def team(self, name: str) -> Team:
         return next(t for t in self.teams if t.name == name)
+
+    def member(self, member_id: str) -> tuple[Team, Member] | None:
+        """The first team that lists this person, with their entry."""
+        return next(((t, m) for t in self.teams for m in t.members if m.id == member_id), None)
 
 
 class LeadflowConfig(Strict):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class Frozen(BaseModel):
@@ -65,6 +67,14 @@ class Evaluation(Frozen):
     arm: Literal["model", "holdout"] | None = None  # A/B holdout: holdout leads are decided by the rules
 
 
+class EmailDraft(Frozen):
+    """A first-touch email for the owner to approve; sent only when its rule says auto_send."""
+
+    subject: str
+    body: str
+    auto_send: bool = False
+
+
 class RoutingDecision(Frozen):
     """Who gets the lead, by which rule, and why."""
 
@@ -73,3 +83,35 @@ class RoutingDecision(Frozen):
     team: str | None = None
     queue: str | None = None
     reason: str
+    first_touch_due: AwareDatetime | None = None
+    disposition: Literal["nurture", "archive"] | None = None  # with the reason in `reason`
+    path: tuple[str, ...] = ()  # every rule tried and why it did or did not decide
+    notify: tuple[str, ...] = ()  # the rule's notify targets ("owner", channel names)
+    draft: EmailDraft | None = None
+
+
+class OwnerStatus(Frozen):
+    """What the CRM says about a person, overriding the roster in config (fed by CRM connectors)."""
+
+    active: bool = True
+    out_of_office_until: AwareDatetime | None = None
+
+
+@dataclass(frozen=True)
+class RotationState:
+    """What the store holds: each pool's turn counter and leads taken per (person, local day)."""
+
+    turns: Mapping[str, int] = field(default_factory=dict)
+    assigned: Mapping[tuple[str, str], int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Take:
+    """Move ``pool``'s counter from ``seen`` to ``turn`` and count one lead for ``member`` on ``day``.
+    The store applies it as a compare-and-set: if the counter moved meanwhile, decide again."""
+
+    pool: str
+    seen: int
+    turn: int
+    member: str
+    day: str

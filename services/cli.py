@@ -11,6 +11,7 @@ import typer
 import uvicorn
 
 from services import cli_model
+from services.cli_route import route_command
 from services.config import ConfigError, load_config
 from services.logs import configure
 from services.settings import Settings
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Check and compare the YAML config under deploy/config/.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.command("route")(route_command)
 
 Host = Annotated[str | None, typer.Option(help="Address to listen on [env LEADFLOW_HOST; default 127.0.0.1]")]
 Port = Annotated[int | None, typer.Option(help="Port to listen on [env LEADFLOW_PORT; default 8000]")]

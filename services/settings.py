@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     enrichment_api_key: SecretStr | None = None  # the HTTP enrichment provider (Clearbit/Apollo-style)
     # Standard Webhooks: source name -> space-separated active secrets ("whsec_new whsec_old").
     standard_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    # Notification channels (routing.yaml `channels`): name -> Standard Webhooks secret "whsec_...",
+    # and name -> URL (a Slack incoming-webhook URL is itself a secret; it overrides the YAML's url).
+    notify_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    notify_urls: dict[str, SecretStr] = Field(default_factory=dict)
+    llm_api_key: SecretStr | None = None  # the briefing's OpenAI-compatible endpoint, if it needs one
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from connectors.errors import BusUnavailable, ConnectorError
 from schemas.events import TOPIC_FEEDBACK, TOPIC_RECEIVED, TOPIC_ROUTED
 from services.bootstrap import Container, bootstrap
+from services.briefing import Briefer
 from services.consumer import ConsumerLoop
 from services.errors import InvalidWebhook
 from services.intake.openapi import openapi
@@ -32,9 +33,12 @@ from services.intake.webhooks import ROUTES as WEBHOOK_ROUTES
 from services.logs import get_logger
 from services.model.feedback import GROUP as FEEDBACK_GROUP
 from services.model.feedback import FeedbackRecorder
+from services.notify import Notifier
 from services.qualifier.service import GROUP as QUALIFIER_GROUP
 from services.qualifier.service import ContactDirectory, Qualifier
+from services.review import ROUTES as REVIEW_ROUTES
 from services.settings import Settings
+from services.sla import SlaTimer
 from services.writer.service import GROUP as WRITER_GROUP
 from services.writer.service import Writer
 
@@ -55,6 +59,11 @@ def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop
             enricher=container.enricher,
             contacts=contacts,
             model=container.champion,
+            briefer=Briefer(
+                container.config.routing.briefing,
+                container.settings.config_dir,
+                api_key=container.settings.llm_api_key,
+            ),
         )
         loops.append(
             ConsumerLoop(
@@ -77,6 +86,20 @@ def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop
             ConsumerLoop(container.bus, [TOPIC_ROUTED], WRITER_GROUP, writer.handle, max_attempts=attempts)
         )
     return loops
+
+
+def follow_ups(container: Container) -> list[SlaTimer | Notifier]:
+    """The writer role's background tasks: the SLA timer and the notification outbox."""
+    settings, config = container.settings, container.current_config
+    return [
+        SlaTimer(container.bus, container.store, config),
+        Notifier(
+            container.store,
+            lambda: config().routing,
+            secrets=settings.notify_secrets,
+            urls=settings.notify_urls,
+        ),
+    ]
 
 
 async def prune_dedupe(container: Container, stop: asyncio.Event, every: float = 3600) -> None:
@@ -168,6 +191,8 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
         tasks = [asyncio.create_task(loop.run(stop)) for loop in workers_for(container, roles)]
         if "intake" in roles:
             tasks.append(asyncio.create_task(prune_dedupe(container, stop)))
+        if "writer" in roles:
+            tasks += [asyncio.create_task(task.run(stop)) for task in follow_ups(container)]
         app.state.workers = tasks
         log.info("started", roles=list(roles), bus=settings.bus, config_version=container.config.version)
         try:
@@ -180,7 +205,7 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
 
     routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
     if "intake" in roles:
-        routes += [*INTAKE_ROUTES, *WEBHOOK_ROUTES, Route("/openapi.json", openapi)]
+        routes += [*INTAKE_ROUTES, *REVIEW_ROUTES, *WEBHOOK_ROUTES, Route("/openapi.json", openapi)]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -24,9 +25,21 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connectors.store.engine import translated, upsert
+from connectors.store.routing import (
+    FollowUps,
+    Outgoing,
+    assignments,
+    drafts,
+    feedback,
+    local_days,
+    notifications,
+    routing_metadata,
+    slas,
+)
+from schemas.decision import RotationState, Take
 from schemas.events import LeadRouted
 
 metadata = MetaData()
@@ -184,7 +197,7 @@ def _lead_row(routed: LeadRouted) -> dict[str, Any]:
     }
 
 
-class SqlStore:
+class SqlStore(FollowUps):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._insert = upsert(engine)
@@ -193,6 +206,7 @@ class SqlStore:
     async def start(self) -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
+            await conn.run_sync(routing_metadata.create_all)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -215,6 +229,34 @@ class SqlStore:
         Returns the decision that stands: ``routed`` if it was first, else the one recorded
         before it (two workers raced on a redelivery), which the caller must publish instead.
         """
+        stands = await self.record_routed(routed)
+        assert stands is not None  # without a take or a claim nothing can refuse it
+        return stands
+
+    @translated
+    async def rotation_state(self, now: datetime) -> RotationState:
+        """Every pool's turn and today's counts (every local day in use somewhere): one snapshot."""
+        async with self.engine.connect() as conn:
+            turns = {r.pool: int(r.turn) for r in (await conn.execute(select(rotation))).all()}
+        return RotationState(turns, await self.assigned_on(local_days(now)))
+
+    @translated
+    async def record_routed(
+        self,
+        routed: LeadRouted,
+        take: Take | None = None,
+        outgoing: Sequence[Outgoing] = (),
+        claim_sla: str | None = None,
+        review: dict[str, Any] | None = None,
+    ) -> LeadRouted | None:
+        """``record_decision`` plus everything that must happen exactly once with it, in one
+        transaction: the rotation ``take`` (compare-and-set), the person's daily count, the SLA
+        deadline, the email draft, the notifications to send, the SLA breach it escalates
+        (``claim_sla``: that decision's event id) and a review's feedback row.
+
+        Returns None, changing nothing, when the rotation moved since it was read or the breach
+        was already claimed: the caller decides again (or another replica already escalated).
+        """
         async with self.engine.begin() as conn:
             inserted = await conn.execute(
                 self._insert(decisions)
@@ -226,11 +268,20 @@ class SqlStore:
                 )
                 .on_conflict_do_nothing(index_elements=["event_id"])
             )
+            if inserted.rowcount != 1 and claim_sla is not None:
+                return None  # this escalation was recorded by another replica
             if inserted.rowcount != 1:
                 payload = await conn.scalar(
                     select(decisions.c.payload).where(decisions.c.event_id == routed.event_id)
                 )
                 return LeadRouted.model_validate(payload)
+            if take is not None and not await self._take(conn, take):
+                await conn.rollback()
+                return None
+            if claim_sla is not None and not await self._claim_breach(conn, claim_sla, routed):
+                await conn.rollback()
+                return None
+            await self._follow_ups(conn, routed, outgoing, review)
             if routed.evaluation.probability is not None:
                 await conn.execute(
                     self._insert(scores)
@@ -252,6 +303,121 @@ class SqlStore:
                 )
             )
         return routed
+
+    async def _take(self, conn: AsyncConnection, take: Take) -> bool:
+        await conn.execute(
+            self._insert(rotation)
+            .values(pool=take.pool, turn=0)
+            .on_conflict_do_nothing(index_elements=["pool"])
+        )
+        moved = await conn.execute(
+            update(rotation)
+            .where(rotation.c.pool == take.pool, rotation.c.turn == take.seen)
+            .values(turn=take.turn)
+        )
+        if moved.rowcount != 1:
+            return False
+        stmt = self._insert(assignments).values(member=take.member, day=take.day, taken=1)
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["member", "day"], set_={"taken": assignments.c.taken + 1}
+            )
+        )
+        return True
+
+    async def _claim_breach(self, conn: AsyncConnection, event_id: str, escalation: LeadRouted) -> bool:
+        claimed = await conn.execute(
+            update(slas)
+            .where(slas.c.event_id == event_id, slas.c.state == "open")
+            .values(
+                state="breached", breached_at=escalation.decided_at, escalation_event_id=escalation.event_id
+            )
+        )
+        return claimed.rowcount == 1
+
+    async def _follow_ups(
+        self,
+        conn: AsyncConnection,
+        routed: LeadRouted,
+        outgoing: Sequence[Outgoing],
+        review: dict[str, Any] | None,
+    ) -> None:
+        decision = routed.routing
+        if decision.first_touch_due is not None and decision.owner is not None:
+            await conn.execute(
+                self._insert(slas)
+                .values(
+                    event_id=routed.event_id,
+                    lead_id=routed.lead_id,
+                    owner=decision.owner,
+                    tier=routed.evaluation.tier,
+                    team=decision.team,
+                    due_at=decision.first_touch_due,
+                    state="open",
+                    escalation_published=False,
+                )
+                .on_conflict_do_nothing(index_elements=["event_id"])
+            )
+        if decision.draft is not None and decision.owner is not None:
+            await conn.execute(
+                self._insert(drafts)
+                .values(
+                    event_id=routed.event_id,
+                    lead_id=routed.lead_id,
+                    owner=decision.owner,
+                    subject=decision.draft.subject,
+                    body=decision.draft.body,
+                    auto_send=decision.draft.auto_send,
+                    state="pending_approval",
+                    created_at=routed.decided_at,
+                )
+                .on_conflict_do_nothing(index_elements=["event_id"])
+            )
+        for note in outgoing:
+            await conn.execute(
+                self._insert(notifications)
+                .values(
+                    id=note.id,
+                    lead_id=note.lead_id,
+                    channel=note.channel,
+                    payload=note.payload,
+                    state="pending",
+                    attempts=0,
+                    next_at=routed.decided_at,
+                )
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+        if review is not None:
+            await conn.execute(
+                self._insert(feedback)
+                .values(event_id=routed.event_id, lead_id=routed.lead_id, at=routed.decided_at, **review)
+                .on_conflict_do_nothing(index_elements=["event_id"])
+            )
+
+    @translated
+    async def review_queue(self, queues: Sequence[str], limit: int = 100) -> list[dict[str, Any]]:
+        """Leads waiting in a review queue, oldest first."""
+        # A lead a person already reviewed (its current decision is the review) is not waiting.
+        query = (
+            select(leads)
+            .where(leads.c.queue.in_(list(queues)), leads.c.rule_id != "review")
+            .order_by(leads.c.received_at)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [{k: _as_utc(v) for k, v in row.items()} for row in rows]
+
+    @translated
+    async def current_decision(self, lead_id: str) -> LeadRouted | None:
+        """The decision that is the lead's current state."""
+        async with self.engine.connect() as conn:
+            payload = await conn.scalar(
+                select(decisions.c.payload)
+                .join(leads, leads.c.event_id == decisions.c.event_id)
+                .where(leads.c.lead_id == lead_id)
+            )
+        return LeadRouted.model_validate(payload) if payload is not None else None
 
     @translated
     async def next_turn(self, pool: str) -> int:

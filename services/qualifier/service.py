@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
 from connectors.bus import Bus, Message
+from connectors.errors import RetriableConnectorError
 from connectors.store.sql import SqlStore
 from schemas.config import LeadflowConfig
+from schemas.decision import Evaluation, OwnerStatus, Take
 from schemas.enrichment import ContactMatch, Enrichment
 from schemas.events import TOPIC_ROUTED, LeadReceived, LeadRouted
 from schemas.lead import Lead
+from services.briefing import Briefer, Suggestion
 from services.core.briefing import briefing
 from services.core.facts import company_facts
-from services.core.routing import assign, match_rule
+from services.core.routing import route
 from services.errors import PoisonEvent
 from services.logs import get_logger
 from services.model.policy import Case, decide
 from services.model.scoring import Model
+from services.notify import outgoing
 
 GROUP = "leadflow-qualifier"
+ROTATION_ATTEMPTS = 200  # compare-and-set retries when replicas race for the same pool
 
 
 class Enricher(Protocol):
@@ -36,6 +44,13 @@ class ContactDirectory(Protocol):
     async def contact(self, lead_id: str) -> ContactMatch | None: ...
 
 
+@runtime_checkable
+class RosterSource(Protocol):
+    """What the CRM says about owners (active, out of office); overrides routing.yaml's roster."""
+
+    async def owners(self) -> Mapping[str, OwnerStatus]: ...
+
+
 class Qualifier:
     def __init__(
         self,
@@ -46,10 +61,14 @@ class Qualifier:
         enricher: Enricher | None = None,
         contacts: ContactDirectory | None = None,
         model: Callable[[], Model | None] | None = None,
+        briefer: Briefer | None = None,
+        roster: RosterSource | None = None,
     ) -> None:
         self._bus, self._store, self._config, self._clock = bus, store, config, clock
         self._enricher, self._contacts = enricher, contacts
         self._model = model or (lambda: None)
+        self._briefer, self._roster = briefer, roster
+        self._locks: dict[str, asyncio.Lock] = {}
         self._log = get_logger(consumer=GROUP)
 
     async def handle(self, message: Message) -> None:
@@ -62,7 +81,7 @@ class Qualifier:
         routed = await self._store.decision_for_event(received.event_id)
         if routed is None:
             # If another worker decided this event meanwhile, its decision stands, not ours.
-            routed = await self._store.record_decision(await self.decide(received))
+            routed = await self.decide_and_record(received)
         await self._bus.publish(TOPIC_ROUTED, message.key, routed.model_dump_json().encode(), message.headers)
         self._log.info(
             "lead_routed",
@@ -85,27 +104,93 @@ class Qualifier:
         base = enrichment or Enrichment(company=company_facts(lead, None))
         return base.model_copy(update={"contact": contact})
 
-    async def decide(self, received: LeadReceived) -> LeadRouted:
+    async def decide_and_record(self, received: LeadReceived) -> LeadRouted:
+        """Decide and record in one store transaction. The rotation turn is taken with a
+        compare-and-set: when another replica took it first, route again from the new state.
+        Within this process one lock per pool keeps concurrent leads from racing each other,
+        so only replicas contend (a handful of retries, not one per lead in flight)."""
         config = self._config()
+        lead = received.lead
         enrichment = await self._enrich(received)
         # Judged as of arrival, so a replay of history decides as production did; the rules,
         # then the model (services.model.policy, the backtest's code path too).
-        case = Case(received.lead_id, received.lead, enrichment, received.received_at)
+        case = Case(received.lead_id, lead, enrichment, received.received_at)
         [(evaluation, model_version)] = decide([case], config, self._model())
         owner = enrichment.account.owner if enrichment and enrichment.account else None
-        rule = match_rule(received.lead, evaluation, config.routing, owner)
-        turn = await self._store.next_turn(rule.team) if rule.team else 0
-        routing = assign(rule, config.routing, turn, owner)
-        return LeadRouted(
+        suggestion = await self._briefer.suggest(lead, enrichment, evaluation) if self._briefer else None
+        roster = await self._roster.owners() if self._roster else {}
+        judged = Judged(
+            received, enrichment, evaluation, model_version, owner, suggestion or Suggestion(), roster
+        )
+        first = await self._attempt(config, judged)
+        if isinstance(first, LeadRouted):
+            return first
+        async with self._locks.setdefault(first.pool, asyncio.Lock()):
+            for attempt in range(ROTATION_ATTEMPTS):
+                stands = await self._attempt(config, judged)
+                if isinstance(stands, LeadRouted):
+                    return stands
+                await asyncio.sleep(random.uniform(0, 0.005 * min(attempt + 1, 10)))
+        raise RetriableConnectorError(f"rotation contended {ROTATION_ATTEMPTS} times; retrying the lead")
+
+    async def _attempt(self, config: LeadflowConfig, judged: Judged) -> LeadRouted | Take:
+        """Route from the store's current rotation state and record; the Take that lost the race
+        when another decision moved the pool first."""
+        received, lead, evaluation = judged.received, judged.received.lead, judged.evaluation
+        now = self._clock()
+        state = await self._store.rotation_state(now)
+        routed = route(
+            lead,
+            evaluation,
+            config.routing,
+            now=now,
+            enrichment=judged.enrichment,
+            account_owner=judged.account_owner,
+            state=state,
+            roster=judged.roster,
+        )
+        decision = routed.decision
+        found = config.routing.member(decision.owner) if decision.owner else None
+        text = (
+            self._briefer.brief(
+                lead,
+                judged.enrichment,
+                evaluation,
+                decision,
+                judged.suggestion,
+                found[1].name if found else None,
+            )
+            if self._briefer
+            else briefing(lead, evaluation, decision)
+        )
+        event = LeadRouted(
             event_id=received.event_id,
             lead_id=received.lead_id,
             received_at=received.received_at,
-            decided_at=self._clock(),
+            decided_at=now,
             config_version=config.version,
-            model_version=model_version,
-            lead=received.lead,
-            enrichment=enrichment,
+            model_version=judged.model_version,
+            lead=lead,
+            enrichment=judged.enrichment,
             evaluation=evaluation,
-            routing=routing,
-            briefing=briefing(received.lead, evaluation, routing),
+            routing=decision,
+            briefing=text,
         )
+        stands = await self._store.record_routed(event, routed.take, outgoing(event, config.routing))
+        if stands is not None:
+            return stands
+        assert routed.take is not None  # only a take can be refused
+        return routed.take
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A lead as evaluated, before routing: what every routing attempt reuses."""
+
+    received: LeadReceived
+    enrichment: Enrichment | None
+    evaluation: Evaluation
+    model_version: str | None
+    account_owner: str | None
+    suggestion: Suggestion
+    roster: Mapping[str, OwnerStatus]

@@ -321,7 +321,7 @@ def test_config_models_reject_unknown_keys() -> None:
     "actions", [{"team": "EMEA", "queue": "SDR review"}, {}, {"account_owner": True, "queue": "SDR review"}]
 )
 def test_a_rule_needs_exactly_one_action(actions: dict[str, object]) -> None:
-    with pytest.raises(ValidationError, match="exactly one of 'account_owner', 'team' or 'queue'"):
+    with pytest.raises(ValidationError, match="exactly one of 'account_owner', 'team', 'queue', 'nurture'"):
         Rule.model_validate({"id": "r", **actions})
 
 

@@ -123,7 +123,9 @@ def test_every_problem_in_both_files_is_reported_with_file_line_and_field(tmp_pa
     assert messages["verticals.0.employees"] == "min (500) is greater than max (50)"
     assert messages["personas.0"] == "a persona needs functions or title_keywords"
     assert messages["classification"].startswith("engagement_bands must be [high, medium]")
-    assert messages["rules.0"] == "a rule needs exactly one of 'account_owner', 'team' or 'queue'"
+    assert messages["rules.0"] == (
+        "a rule needs exactly one of 'account_owner', 'team', 'queue', 'nurture' or 'archive'"
+    )
     assert "Field required" in messages["teams.0.members.1.name"]
 
 
