@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from services.config import ConfigError, load_config
+from services.config import ConfigError, Problem, check_config, load_config
 from services.logs import configure
 from services.settings import Settings
 
@@ -106,17 +106,24 @@ def config_check(
     directory: Annotated[Path, typer.Argument(help="The config directory, e.g. deploy/config")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
 ) -> None:
-    """Validate every file; report all problems at once with file, line and field."""
-    try:
-        loaded = load_config(directory)
-    except ConfigError as exc:
+    """Validate every file; report all problems at once with file, line and field.
+
+    Errors (exit 1) stop a deploy; warnings (rules that can never match or are shadowed by an
+    earlier rule) are printed but do not.
+    """
+    result = check_config(directory)
+    warnings = [w.as_dict() for w in result.warnings]
+    if result.config is None:
         if as_json:
-            typer.echo(json.dumps({"valid": False, "problems": [p.__dict__ for p in exc.problems]}, indent=2))
+            report = {"valid": False, "problems": [p.as_dict() for p in result.errors], "warnings": warnings}
+            typer.echo(json.dumps(report, indent=2))
         else:
-            typer.echo(f"{len(exc.problems)} problem(s) in {directory}:", err=True)
-            for problem in exc.problems:
+            typer.echo(f"{len(result.errors)} problem(s) in {directory}:", err=True)
+            for problem in result.errors:
                 typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(1) from exc
+            _echo_warnings(result.warnings)
+        raise typer.Exit(1)
+    loaded = result.config
     summary = {
         "valid": True,
         "version": loaded.version,
@@ -124,6 +131,7 @@ def config_check(
         "personas": len(loaded.icp.personas),
         "teams": len(loaded.routing.teams),
         "rules": len(loaded.routing.rules),
+        "warnings": warnings,
     }
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
@@ -132,6 +140,14 @@ def config_check(
             f"{directory}: valid (version {loaded.version}; {summary['verticals']} verticals,"
             f" {summary['personas']} personas, {summary['teams']} teams, {summary['rules']} rules)"
         )
+        _echo_warnings(result.warnings)
+
+
+def _echo_warnings(warnings: list[Problem]) -> None:
+    if warnings:
+        typer.echo(f"{len(warnings)} warning(s):", err=True)
+    for warning in warnings:
+        typer.echo(f"  warning: {warning}", err=True)
 
 
 @app.command()
