@@ -15,12 +15,17 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors.errors import BusUnavailable, ConnectorError
-from schemas.events import TOPIC_RECEIVED, TOPIC_ROUTED
+from schemas.enrichment import Enrichment
+from schemas.events import TOPIC_DLQ, TOPIC_RECEIVED, TOPIC_ROUTED
+from schemas.lead import Lead
+from services import metrics, tracing
 from services.bootstrap import Container, bootstrap
 from services.consumer import ConsumerLoop
 from services.errors import InvalidWebhook
@@ -32,6 +37,7 @@ from services.intake.webhooks import ROUTES as WEBHOOK_ROUTES
 from services.logs import get_logger
 from services.qualifier.service import GROUP as QUALIFIER_GROUP
 from services.qualifier.service import ContactDirectory, Qualifier
+from services.reload import ConfigReloader
 from services.settings import Settings
 from services.writer.service import GROUP as WRITER_GROUP
 from services.writer.service import Writer
@@ -39,6 +45,18 @@ from services.writer.service import Writer
 log = get_logger(component="web")
 
 Builder = Callable[[], Awaitable[Container]]
+
+
+class _CurrentEnricher:
+    """The container's enricher at each call: a config reload may replace it."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+
+    async def enrich(self, lead: Lead) -> Enrichment:
+        enricher = self._container.enricher
+        assert enricher is not None  # only handed to the qualifier when there is one
+        return await enricher.enrich(lead)
 
 
 def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop]:
@@ -50,7 +68,7 @@ def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop
             container.bus,
             container.store,
             container.current_config,
-            enricher=container.enricher,
+            enricher=_CurrentEnricher(container) if container.enricher is not None else None,
             contacts=contacts,
         )
         loops.append(
@@ -83,17 +101,72 @@ async def prune_dedupe(container: Container, stop: asyncio.Event, every: float =
             await asyncio.wait_for(stop.wait(), every)
 
 
+async def sample_dlq_depth(container: Container, stop: asyncio.Event, every: float = 30) -> None:
+    """Keep leadflow_dlq_depth current (one process per deployment is enough: the writer's)."""
+    depth = getattr(container.bus, "depth", None)
+    while depth is not None and not stop.is_set():
+        try:
+            found = await depth(TOPIC_DLQ)
+            if found is not None:
+                metrics.dlq_depth(found)
+        except ConnectorError as exc:
+            log.warning("dlq_depth_unavailable", error=exc.__class__.__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+
+
+def _is_delivery(scope: Scope) -> bool:
+    path: str = scope["path"]
+    return path.startswith("/webhooks/") or (path == "/v1/leads" and scope["method"] == "POST")
+
+
+class Observed:
+    """Counts each lead delivery by source and status (leadflow_webhooks_total) and traces it
+    as the 'intake' stage, whose context the publish carries on to the consumers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _is_delivery(scope):
+            await self.app(scope, receive, send)
+            return
+        source, status = _source_of_path(scope["path"]), 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        with tracing.stage("intake", source=source) as span:
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                metrics.webhook(source, status)
+                span.set_attribute("http.response.status_code", status)
+
+
+async def metrics_endpoint(_: Request) -> Response:
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)
+
+
 def error(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     headers = {"Retry-After": "5"} if status == 503 else None
     return JSONResponse({"error": code, "detail": detail, **extra}, status_code=status, headers=headers)
 
 
-def _source_of(request: Request) -> str:
+def _source_of_path(path: str) -> str:
     """The source a path belongs to: /webhooks/forms/contact-us -> forms:contact-us; /v1/... -> api."""
-    parts = request.url.path.strip("/").split("/")
+    parts = path.strip("/").split("/")
     if parts[0] == "webhooks" and len(parts) > 1:
         return ":".join(parts[1:3])
     return "api"
+
+
+def _source_of(request: Request) -> str:
+    return _source_of_path(request.url.path)
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:
@@ -152,6 +225,7 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        provider = tracing.configure(settings.otlp_endpoint, service="leadflow-" + "-".join(roles))
         container = await (build() if build else bootstrap(settings))
         app.state.container = container
         app.state.publisher = Publisher(container.bus, container.store)
@@ -159,7 +233,13 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
         tasks = [asyncio.create_task(loop.run(stop)) for loop in workers_for(container, roles)]
         if "intake" in roles:
             tasks.append(asyncio.create_task(prune_dedupe(container, stop)))
-        app.state.workers = tasks
+        if "writer" in roles:
+            tasks.append(asyncio.create_task(sample_dlq_depth(container, stop)))
+        app.state.workers = list(tasks)
+        if settings.config_reload:
+            reloader = ConfigReloader(settings.config_dir, container.current_config, container.replace_config)
+            app.state.reloader = reloader
+            tasks.append(asyncio.create_task(reloader.run(stop)))
         log.info("started", roles=list(roles), bus=settings.bus, config_version=container.config.version)
         try:
             yield
@@ -167,14 +247,21 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             await container.close()
+            if provider is not None:
+                provider.shutdown()  # flushes the spans still queued
             log.info("stopped", roles=list(roles))
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+    ]
     if "intake" in roles:
         routes += [*INTAKE_ROUTES, *WEBHOOK_ROUTES, Route("/openapi.json", openapi)]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(Observed)],
         exception_handlers={
             InvalidWebhook: _invalid,
             ConnectorError: _unavailable,

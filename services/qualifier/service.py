@@ -14,12 +14,14 @@ from schemas.config import LeadflowConfig
 from schemas.enrichment import ContactMatch, Enrichment
 from schemas.events import TOPIC_ROUTED, LeadReceived, LeadRouted
 from schemas.lead import Lead
+from services import metrics
 from services.core.briefing import briefing
 from services.core.classify import evaluate
 from services.core.facts import company_facts
 from services.core.routing import assign, match_rule
 from services.errors import PoisonEvent
 from services.logs import get_logger
+from services.tracing import stage
 
 GROUP = "leadflow-qualifier"
 
@@ -60,6 +62,7 @@ class Qualifier:
         if routed is None:
             # If another worker decided this event meanwhile, its decision stands, not ours.
             routed = await self._store.record_decision(await self.decide(received))
+            metrics.decided(routed.evaluation.status.value, routed.evaluation.tier)
         await self._bus.publish(TOPIC_ROUTED, message.key, routed.model_dump_json().encode(), message.headers)
         self._log.info(
             "lead_routed",
@@ -83,13 +86,17 @@ class Qualifier:
 
     async def decide(self, received: LeadReceived) -> LeadRouted:
         config = self._config()
-        enrichment = await self._enrich(received)
-        # Judged as of arrival, so a replay of history decides as production did.
-        evaluation = evaluate(received.lead, enrichment, config.icp, now=received.received_at)
-        owner = enrichment.account.owner if enrichment and enrichment.account else None
-        rule = match_rule(received.lead, evaluation, config.routing, owner)
-        turn = await self._store.next_turn(rule.team) if rule.team else 0
-        routing = assign(rule, config.routing, turn, owner)
+        with stage("enrich", lead_id=received.lead_id):
+            enrichment = await self._enrich(received)
+        with stage("evaluate", lead_id=received.lead_id, config_version=config.version):
+            # Judged as of arrival, so a replay of history decides as production did.
+            evaluation = evaluate(received.lead, enrichment, config.icp, now=received.received_at)
+        with stage("route", lead_id=received.lead_id) as span:
+            owner = enrichment.account.owner if enrichment and enrichment.account else None
+            rule = match_rule(received.lead, evaluation, config.routing, owner)
+            turn = await self._store.next_turn(rule.team) if rule.team else 0
+            routing = assign(rule, config.routing, turn, owner)
+            span.set_attribute("rule_id", rule.id)
         return LeadRouted(
             event_id=received.event_id,
             lead_id=received.lead_id,
