@@ -150,6 +150,48 @@ def _echo_warnings(warnings: list[Problem]) -> None:
         typer.echo(f"  warning: {warning}", err=True)
 
 
+@app.command("forget")
+def forget_person(
+    email: Annotated[str, typer.Option("--email", help="The person's email address")],
+    config: ConfigDir = None,
+    data_dir: DataDir = None,
+    bus: BusOpt = None,
+    bootstrap: Bootstrap = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+) -> None:
+    """Erase one person (GDPR) from the store, the CRM and the embedded bus; print the hash
+    their log lines carry, to purge them from the log index."""
+    import asyncio
+
+    from services.bootstrap import bootstrap as start
+    from services.forget import forget
+
+    settings = _settings(config=config, data_dir=data_dir, bus=bus, bootstrap=bootstrap)
+    configure(settings.log_level)
+
+    async def erase() -> dict[str, Any]:
+        container = await start(settings)
+        try:
+            return (await forget(email, container.store, container.crm, container.bus)).as_dict()
+        finally:
+            await container.close()
+
+    done = asyncio.run(erase())
+    if as_json:
+        typer.echo(json.dumps(done, indent=2))
+        return
+    messages = done["bus_messages"]
+    messages = "n/a (Kafka: topic retention applies)" if messages is None else messages
+    typer.echo(
+        f"forgotten: {len(done['lead_ids'])} lead id(s) {', '.join(done['lead_ids'])}; "
+        f"{done['leads']} lead(s), {done['decisions']} decision(s),"
+        f" {done['inbound_claims']} dedupe claim(s), "
+        f"bus messages: {messages}; CRM '{done['crm']}' asked to forget.\n"
+        f"Log lines carry this person only as <email:{done['pii_hash']}> and the lead id(s) above:"
+        " purge lines with either from your log index."
+    )
+
+
 @app.command()
 def demo(
     url: Annotated[str, typer.Option(help="A running Leadflow")] = "http://127.0.0.1:8000",

@@ -110,7 +110,6 @@ class TracedBus:
     async def consumer(self, topics: Sequence[str], group: str) -> Consumer:
         return await self.inner.consumer(topics, group)
 
-    async def depth(self, topic: str) -> int | None:
-        """Messages kept on ``topic``, when the adapter can tell."""
-        depth = getattr(self.inner, "depth", None)
-        return int(await depth(topic)) if depth is not None else None
+    def __getattr__(self, name: str) -> Any:
+        # What only some adapters offer (depth, forget) is the adapter's own.
+        return getattr(self.inner, name)

@@ -29,6 +29,7 @@ from services import metrics, tracing
 from services.bootstrap import Container, bootstrap
 from services.consumer import ConsumerLoop
 from services.errors import InvalidWebhook
+from services.forget import forget_endpoint
 from services.intake.openapi import openapi
 from services.intake.publish import Publisher
 from services.intake.ratelimit import RateLimiter
@@ -258,6 +259,7 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
     ]
     if "intake" in roles:
         routes += [*INTAKE_ROUTES, *WEBHOOK_ROUTES, Route("/openapi.json", openapi)]
+        routes.append(Route("/v1/forget", forget_endpoint, methods=["POST"]))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -168,6 +168,20 @@ class SqliteBus:
         """Messages kept on ``topic`` (the embedded bus keeps them all)."""
         return int(await self._run(self._count, topic))
 
+    def _forget(self, key: str, pattern: str) -> int:
+        cursor = self._connection().execute(
+            "DELETE FROM messages WHERE key = ? OR lower(CAST(value AS TEXT)) LIKE ? ESCAPE '\\'",
+            (key, pattern),
+        )
+        return int(cursor.rowcount)
+
+    async def forget(self, email: str) -> int:
+        """Delete every message keyed by or mentioning ``email`` (GDPR); the consumers' offsets
+        are ids, so deleting a row moves nobody's position."""
+        email = email.strip().lower()
+        escaped = email.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return int(await self._run(self._forget, email, f'%"{escaped}"%'))
+
     def _commit(self, group: str, offsets: dict[str, int]) -> None:
         self._connection().executemany(
             "INSERT INTO offsets (grp, topic, next_id) VALUES (?, ?, ?)"

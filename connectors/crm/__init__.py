@@ -33,3 +33,8 @@ class CrmWriter(Protocol):
     async def write(self, routed: LeadRouted) -> WriteOutcome:
         """Write the decision to the CRM record, idempotently by ``routed.event_id``."""
         ...
+
+    async def forget(self, email: str) -> None:
+        """Erase the person with this email (GDPR): their record and everything Leadflow wrote
+        about them. Idempotent: forgetting someone unknown does nothing."""
+        ...

@@ -17,8 +17,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    cast,
     delete,
     func,
+    literal,
     select,
     text,
     update,
@@ -85,6 +87,19 @@ inbound = Table(
     Column("digest", String(64)),  # of the content: the same id with other content is refused
     Column("claimed_at", DateTime(timezone=True), nullable=False, index=True),
 )
+
+
+def like_escaped(value: str) -> str:
+    """``value`` for a LIKE pattern with ``escape="\\"``: its % and _ match only themselves."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@dataclass(frozen=True)
+class Erased:
+    lead_ids: tuple[str, ...]
+    leads: int
+    decisions: int
+    inbound: int
 
 
 class Claim(StrEnum):
@@ -336,6 +351,36 @@ class SqlStore:
         async with self.engine.begin() as conn:
             result = await conn.execute(delete(inbound).where(inbound.c.claimed_at < before))
         return int(result.rowcount or 0)
+
+    @translated
+    async def forget(self, email: str, lead_id: str) -> Erased:
+        """Delete a person (GDPR): ``lead_id`` (their email's) and every lead whose decision
+        mentions the email (a lead first known by a CRM record id), with their decisions and the
+        intake's dedupe claims for those events."""
+        pattern = f'%"{like_escaped(email.strip().lower())}"%'
+        async with self.engine.begin() as conn:
+            mentioned = await conn.execute(
+                select(decisions.c.lead_id).where(
+                    func.lower(cast(decisions.c.payload, Text)).like(pattern, escape="\\")
+                )
+            )
+            lead_ids = tuple(sorted({lead_id, *mentioned.scalars()}))
+            events = list(
+                (await conn.execute(select(decisions.c.event_id).where(decisions.c.lead_id.in_(lead_ids))))
+                .scalars()
+                .all()
+            )
+            # The intake's claim key is (source, sender event id); the event id is "source:that id".
+            claim_key = inbound.c.source + literal(":") + inbound.c.event_id
+            claims = await conn.execute(delete(inbound).where(claim_key.in_(events))) if events else None
+            gone_decisions = await conn.execute(delete(decisions).where(decisions.c.lead_id.in_(lead_ids)))
+            gone_leads = await conn.execute(delete(leads).where(leads.c.lead_id.in_(lead_ids)))
+        return Erased(
+            lead_ids,
+            leads=int(gone_leads.rowcount or 0),
+            decisions=int(gone_decisions.rowcount or 0),
+            inbound=int(claims.rowcount or 0) if claims is not None else 0,
+        )
 
     @translated
     async def count_decisions(self) -> int:
