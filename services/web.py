@@ -144,7 +144,8 @@ class Observed:
             try:
                 await self.app(scope, receive, sending)
             finally:
-                metrics.webhook(source, status)
+                # An unknown path must not mint a label: any caller could grow the series.
+                metrics.webhook(source if status != 404 else "unknown", status)
                 span.set_attribute("http.response.status_code", status)
 
 

@@ -69,6 +69,8 @@ async def test_metrics_and_traces_after_an_end_to_end_run(
         lead_ids = await post_all(client, leads)
         written = await wait_written(client, lead_ids, timeout=60)
         refused = await client.post("/v1/leads", json={"email": "x@example.com"})  # no token: 401
+        for n in range(3):  # unknown sources: counted, but under one label
+            await client.post(f"/webhooks/forms/nope-{n}", data={"email": "x@example.com"})
         response = await client.get("/metrics")
     assert refused.status_code == 401
     assert response.status_code == 200
@@ -82,6 +84,10 @@ async def test_metrics_and_traces_after_an_end_to_end_run(
     n = len(set(lead_ids))
     assert delta("leadflow_webhooks_total", source="api", status="202") == len(leads)
     assert delta("leadflow_webhooks_total", source="api", status="401") == 1
+    assert delta("leadflow_webhooks_total", source="unknown", status="404") == 3
+    assert not [
+        ls for (name, ls) in after if name == "leadflow_webhooks_total" and ("source", "forms:nope-0") in ls
+    ]
     assert delta("leadflow_publish_seconds_count", topic="leads.received") == len(leads)
     assert delta("leadflow_publish_seconds_count", topic="leads.routed") == len(leads)
     for stage in ("intake", "enrich", "evaluate", "route", "write"):
@@ -121,7 +127,7 @@ async def test_metrics_and_traces_after_an_end_to_end_run(
     assert intake.parent is None  # the trace starts at the webhook
     assert all(s.parent is not None for s in in_trace if s is not intake)
     # Twenty leads, twenty traces.
-    assert len({s.context.trace_id for s in finished if s.name == "intake"}) == len(leads) + 1
+    assert len({s.context.trace_id for s in finished if s.name == "intake"}) == len(leads) + 4
 
 
 def test_multiprocess_mode_adds_up_every_worker(tmp_path: Path) -> None:
