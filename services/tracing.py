@@ -2,7 +2,8 @@
 
 The trace context travels in the bus messages' headers as W3C ``traceparent``/``tracestate``:
 every publish carries the current context (``TracedBus``) and every consumer continues it
-(``continued``), so one lead's spans from the webhook to the CRM write share one trace id.
+(``continued``), so one lead's spans from the webhook (``Observed``, the intake middleware)
+to the CRM write share one trace id.
 Spans are exported over OTLP/HTTP only when an endpoint is configured (``configure``); without
 one the tracer is a no-op and nothing is added to messages.
 """
@@ -20,6 +21,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors.bus import Bus, Consumer, Headers
 from services import metrics
@@ -113,3 +115,44 @@ class TracedBus:
     def __getattr__(self, name: str) -> Any:
         # What only some adapters offer (depth, forget) is the adapter's own.
         return getattr(self.inner, name)
+
+
+def source_of_path(path: str) -> str:
+    """The source a path belongs to: /webhooks/forms/contact-us -> forms:contact-us; /v1/... -> api."""
+    parts = path.strip("/").split("/")
+    if parts[0] == "webhooks" and len(parts) > 1:
+        return ":".join(parts[1:3])
+    return "api"
+
+
+def _is_delivery(scope: Scope) -> bool:
+    path: str = scope["path"]
+    return path.startswith("/webhooks/") or (path == "/v1/leads" and scope["method"] == "POST")
+
+
+class Observed:
+    """Counts each lead delivery by source and status (leadflow_webhooks_total) and traces it
+    as the 'intake' stage, whose context the publish carries on to the consumers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _is_delivery(scope):
+            await self.app(scope, receive, send)
+            return
+        source, status = source_of_path(scope["path"]), 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        with stage("intake", source=source) as span:
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                # An unknown path must not mint a label: any caller could grow the series.
+                metrics.webhook(source if status != 404 else "unknown", status)
+                span.set_attribute("http.response.status_code", status)

@@ -19,7 +19,6 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors.errors import BusUnavailable, ConnectorError
 from schemas.enrichment import Enrichment
@@ -116,39 +115,6 @@ async def sample_dlq_depth(container: Container, stop: asyncio.Event, every: flo
             await asyncio.wait_for(stop.wait(), every)
 
 
-def _is_delivery(scope: Scope) -> bool:
-    path: str = scope["path"]
-    return path.startswith("/webhooks/") or (path == "/v1/leads" and scope["method"] == "POST")
-
-
-class Observed:
-    """Counts each lead delivery by source and status (leadflow_webhooks_total) and traces it
-    as the 'intake' stage, whose context the publish carries on to the consumers."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _is_delivery(scope):
-            await self.app(scope, receive, send)
-            return
-        source, status = _source_of_path(scope["path"]), 500
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        with tracing.stage("intake", source=source) as span:
-            try:
-                await self.app(scope, receive, sending)
-            finally:
-                # An unknown path must not mint a label: any caller could grow the series.
-                metrics.webhook(source if status != 404 else "unknown", status)
-                span.set_attribute("http.response.status_code", status)
-
-
 async def metrics_endpoint(_: Request) -> Response:
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)
@@ -159,16 +125,8 @@ def error(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": code, "detail": detail, **extra}, status_code=status, headers=headers)
 
 
-def _source_of_path(path: str) -> str:
-    """The source a path belongs to: /webhooks/forms/contact-us -> forms:contact-us; /v1/... -> api."""
-    parts = path.strip("/").split("/")
-    if parts[0] == "webhooks" and len(parts) > 1:
-        return ":".join(parts[1:3])
-    return "api"
-
-
 def _source_of(request: Request) -> str:
-    return _source_of_path(request.url.path)
+    return tracing.source_of_path(request.url.path)
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:
@@ -264,7 +222,7 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(Observed)],
+        middleware=[Middleware(tracing.Observed)],
         exception_handlers={
             InvalidWebhook: _invalid,
             ConnectorError: _unavailable,
