@@ -24,6 +24,7 @@ from services.model.registry import Champion
 from services.model.scoring import Model
 from services.qualifier.service import Enricher
 from services.settings import Settings
+from services.tracing import TracedBus
 
 
 @dataclass
@@ -37,12 +38,23 @@ class Container:
     champion: Callable[[], Model | None] | None = None  # the registry's champion (var/models)
     _owned: list[Bus | SqlStore | CrmWriter] = field(default_factory=list)
 
+    _retired: list[Enricher] = field(default_factory=list)
+
     def current_config(self) -> LeadflowConfig:
         return self.config
 
+    async def replace_config(self, config: LeadflowConfig) -> None:
+        """Switch to a new, valid config (a reload). A changed enrichment config gets new
+        providers; the old ones are closed at shutdown, since a lead may still be using them."""
+        if config.enrichment != self.config.enrichment and self.enricher is not None:
+            self._retired.append(self.enricher)
+            self.enricher = make_enricher(self.settings, config, self.store)
+        self.config = config
+
     async def close(self) -> None:
-        if isinstance(self.enricher, Waterfall):
-            await self.enricher.aclose()
+        for enricher in [*self._retired, self.enricher]:
+            if isinstance(enricher, Waterfall):
+                await enricher.aclose()
         for part in reversed(self._owned):
             await part.close()
 
@@ -57,6 +69,15 @@ def make_bus(settings: Settings) -> Bus:
         )
         return KafkaBus(kafka, topics=ALL_TOPICS)
     return SqliteBus(settings.data_dir / "bus.db")
+
+
+def make_enricher(settings: Settings, config: LeadflowConfig, store: SqlStore) -> Waterfall:
+    return build_waterfall(
+        config.enrichment,
+        config_dir=settings.config_dir,
+        api_key=settings.enrichment_api_key,
+        accounts=LocalAccounts(store.engine),
+    )
 
 
 async def bootstrap(
@@ -80,16 +101,12 @@ async def bootstrap(
             bus = make_bus(settings)
             await bus.start()
             owned.append(bus)
+        bus = TracedBus(bus)  # publish latency, and the trace context on every message
         if crm is None:
             crm = LocalCrm(store.engine)
             await crm.start()
             owned.append(crm)
-        enricher = build_waterfall(
-            config.enrichment,
-            config_dir=settings.config_dir,
-            api_key=settings.enrichment_api_key,
-            accounts=LocalAccounts(store.engine),
-        )
+        enricher = make_enricher(settings, config, store)
     except BaseException:
         for part in reversed(owned):
             await part.close()

@@ -12,7 +12,7 @@ import uvicorn
 
 from services import cli_model
 from services.cli_route import route_command
-from services.config import ConfigError, load_config
+from services.config import ConfigError, Problem, check_config, load_config
 from services.logs import configure
 from services.settings import Settings
 
@@ -109,17 +109,24 @@ def config_check(
     directory: Annotated[Path, typer.Argument(help="The config directory, e.g. deploy/config")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
 ) -> None:
-    """Validate every file; report all problems at once with file, line and field."""
-    try:
-        loaded = load_config(directory)
-    except ConfigError as exc:
+    """Validate every file; report all problems at once with file, line and field.
+
+    Errors (exit 1) stop a deploy; warnings (rules that can never match or are shadowed by an
+    earlier rule) are printed but do not.
+    """
+    result = check_config(directory)
+    warnings = [w.as_dict() for w in result.warnings]
+    if result.config is None:
         if as_json:
-            typer.echo(json.dumps({"valid": False, "problems": [p.__dict__ for p in exc.problems]}, indent=2))
+            report = {"valid": False, "problems": [p.as_dict() for p in result.errors], "warnings": warnings}
+            typer.echo(json.dumps(report, indent=2))
         else:
-            typer.echo(f"{len(exc.problems)} problem(s) in {directory}:", err=True)
-            for problem in exc.problems:
+            typer.echo(f"{len(result.errors)} problem(s) in {directory}:", err=True)
+            for problem in result.errors:
                 typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(1) from exc
+            _echo_warnings(result.warnings)
+        raise typer.Exit(1)
+    loaded = result.config
     summary = {
         "valid": True,
         "version": loaded.version,
@@ -127,6 +134,7 @@ def config_check(
         "personas": len(loaded.icp.personas),
         "teams": len(loaded.routing.teams),
         "rules": len(loaded.routing.rules),
+        "warnings": warnings,
     }
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
@@ -135,6 +143,56 @@ def config_check(
             f"{directory}: valid (version {loaded.version}; {summary['verticals']} verticals,"
             f" {summary['personas']} personas, {summary['teams']} teams, {summary['rules']} rules)"
         )
+        _echo_warnings(result.warnings)
+
+
+def _echo_warnings(warnings: list[Problem]) -> None:
+    if warnings:
+        typer.echo(f"{len(warnings)} warning(s):", err=True)
+    for warning in warnings:
+        typer.echo(f"  warning: {warning}", err=True)
+
+
+@app.command("forget")
+def forget_person(
+    email: Annotated[str, typer.Option("--email", help="The person's email address")],
+    config: ConfigDir = None,
+    data_dir: DataDir = None,
+    bus: BusOpt = None,
+    bootstrap: Bootstrap = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+) -> None:
+    """Erase one person (GDPR) from the store, the CRM and the embedded bus; print the hash
+    their log lines carry, to purge them from the log index."""
+    import asyncio
+
+    from services.bootstrap import bootstrap as start
+    from services.forget import forget
+
+    settings = _settings(config=config, data_dir=data_dir, bus=bus, bootstrap=bootstrap)
+    configure(settings.log_level)
+
+    async def erase() -> dict[str, Any]:
+        container = await start(settings)
+        try:
+            return (await forget(email, container.store, container.crm, container.bus)).as_dict()
+        finally:
+            await container.close()
+
+    done = asyncio.run(erase())
+    if as_json:
+        typer.echo(json.dumps(done, indent=2))
+        return
+    messages = done["bus_messages"]
+    messages = "n/a (Kafka: topic retention applies)" if messages is None else messages
+    typer.echo(
+        f"forgotten: {len(done['lead_ids'])} lead id(s) {', '.join(done['lead_ids'])}; "
+        f"{done['leads']} lead(s), {done['decisions']} decision(s),"
+        f" {done['inbound_claims']} dedupe claim(s), "
+        f"bus messages: {messages}; CRM '{done['crm']}' asked to forget.\n"
+        f"Log lines carry this person only as <email:{done['pii_hash']}> and the lead id(s) above:"
+        " purge lines with either from your log index."
+    )
 
 
 @app.command()

@@ -9,16 +9,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from schemas.config import DEFER_CROSS_CHECKS, IcpConfig, LeadflowConfig, RoutingConfig
+from schemas.config import DEFER_CROSS_CHECKS, IcpConfig, LeadflowConfig, RoutingConfig, Rule, Team
 from schemas.crm import CrmConfig
 from schemas.enrichment_config import EnrichmentConfig
 from schemas.model import ModelConfig
 from schemas.sources import SourcesConfig
+from services.rulecheck import check_rules
 
 FILES: dict[str, type[BaseModel]] = {
     "icp.yaml": IcpConfig,
@@ -33,6 +34,7 @@ FILES: dict[str, type[BaseModel]] = {
 # a trained model is used with the default bands and minimum of history; without crm.yaml
 # decisions are written to the local CRM.
 OPTIONAL = {"sources.yaml", "enrichment.yaml", "crm.yaml", "model.yaml"}
+_UNKNOWN_PERSONAS = "Value error, verticals name unknown personas"
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,14 @@ class Problem:
     line: int | None
     field: str
     message: str
+    severity: Literal["error", "warning"] = "error"
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"{where}: {self.field or '(file)'}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "field": self.field, "message": self.message}
 
 
 class ConfigError(Exception):
@@ -56,7 +62,9 @@ class ConfigError(Exception):
 def config_version(directory: Path) -> str:
     """Content hash of the config files: what every decision records as its config_version."""
     digest = hashlib.sha256()
-    for name in sorted(FILES):
+    # Templates (the briefing) change what AEs read, so they are part of the version too.
+    names = sorted([*FILES, *(p.name for p in directory.glob("*.j2"))])
+    for name in names:
         path = directory / name
         digest.update(name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"") + b"\0")
     return digest.hexdigest()[:12]
@@ -81,19 +89,21 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
 
 def _load_file(
     path: Path, model: type[BaseModel]
-) -> tuple[BaseModel | None, list[Problem], yaml.Node | None]:
+) -> tuple[BaseModel | None, list[Problem], yaml.Node | None, Any]:
+    """The file's model (None when invalid), its problems, its YAML tree and its raw data."""
     name = path.name
     if not path.exists():
         if name in OPTIONAL:
-            return model(), [], None
-        return None, [Problem(name, None, "", "file is missing")], None
+            return model(), [], None, None
+        return None, [Problem(name, None, "", "file is missing")], None, None
     text = path.read_text()
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        return None, [Problem(name, mark.line + 1 if mark else None, "", f"not valid YAML: {exc}")], None
+        problem = Problem(name, mark.line + 1 if mark else None, "", f"not valid YAML: {exc}")
+        return None, [problem], None, None
     try:
         loaded = model.model_validate(data if data is not None else {}, context={DEFER_CROSS_CHECKS: True})
     except ValidationError as exc:
@@ -103,58 +113,148 @@ def _load_file(
 
         def noise(e: Any) -> bool:
             loc = tuple(e["loc"])
-            return e["type"] == "too_short" and any(d[: len(loc)] == loc for d in deeper)
+            if e["type"] == "too_short" and any(d[: len(loc)] == loc for d in deeper):
+                return True
+            # Reported per vertical, with its line, by _unknown_personas.
+            return not loc and str(e["msg"]).startswith(_UNKNOWN_PERSONAS)
 
         errors = [e for e in errors if not noise(e)]
         problems = [
             _problem(name, node, tuple(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in errors
         ]
-        return None, problems, node
-    found = loaded.cross_check() if isinstance(loaded, RoutingConfig) else []
-    return (None if found else loaded), [_problem(name, node, loc, message) for loc, message in found], node
+        return None, problems, node, data
+    return loaded, [], node, data
 
 
 def _problem(name: str, node: yaml.Node | None, loc: tuple[int | str, ...], message: str) -> Problem:
     return Problem(name, _line_of(node, loc), ".".join(str(p) for p in loc), message)
 
 
-def _cross_file(icp: IcpConfig, routing: RoutingConfig, node: yaml.Node | None) -> list[Problem]:
-    """Routing rules may only name verticals that icp.yaml defines."""
-    known = {v.name for v in icp.verticals}
+def _items(data: Any, key: str) -> list[Any]:
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, list) else []
+
+
+def _names(items: list[Any]) -> set[str]:
+    return {str(i["name"]).strip() for i in items if isinstance(i, dict) and i.get("name") is not None}
+
+
+def _unknown_personas(icp_data: Any, node: yaml.Node | None) -> list[Problem]:
+    """Each vertical's persona that icp.yaml does not define, at its own line."""
+    known = _names(_items(icp_data, "personas"))
     return [
-        _problem(
-            "routing.yaml",
-            node,
-            ("rules", i, "when", "verticals"),
-            f"unknown vertical '{name}' (not in icp.yaml)",
-        )
-        for i, rule in enumerate(routing.rules)
-        for name in rule.when.verticals
-        if name not in known
+        _problem("icp.yaml", node, ("verticals", i, "personas", j), f"unknown persona '{name}'")
+        for i, vertical in enumerate(_items(icp_data, "verticals"))
+        if isinstance(vertical, dict) and isinstance(vertical.get("personas"), list)
+        for j, name in enumerate(vertical["personas"])
+        if isinstance(name, str) and name.strip() not in known
     ]
 
 
-def load_config(directory: Path) -> LeadflowConfig:
-    """Read and validate every config file; raise ConfigError listing all problems at once."""
-    loaded: dict[str, BaseModel] = {}
+def _keys(data: Any, key: str) -> dict[str, Any]:
+    """The entries of a mapping in the raw YAML (``regions``, ``channels``), whatever their values."""
+    value = data.get(key) if isinstance(data, dict) else None
+    return {str(k): v for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _valid_rules(routing: RoutingConfig | None, data: Any) -> list[tuple[int, Rule]]:
+    """The rules that are valid on their own, with their index in the file: when one rule is
+    broken the others are still checked, so one run reports everything."""
+    if routing is not None:
+        return list(enumerate(routing.rules))
+    valid = []
+    for i, raw in enumerate(_items(data, "rules")):
+        try:
+            valid.append((i, Rule.model_validate(raw)))
+        except ValidationError:
+            continue
+    return valid
+
+
+def _routing_checks(
+    routing: RoutingConfig | None, data: Any, rules: list[tuple[int, Rule]], node: yaml.Node | None
+) -> list[Problem]:
+    """Cross-rule problems (unknown team, duplicate id, no fallback), also when some rules or
+    teams are broken: teams are known by name even when a team itself is invalid."""
+    if routing is None:
+        teams = tuple(Team.model_construct(name=n, members=()) for n in _names(_items(data, "teams")))
+        # Only the names of regions and channels count here, so invalid entries still name them.
+        routing = RoutingConfig.model_construct(
+            teams=teams,
+            rules=tuple(r for _, r in rules),
+            regions=_keys(data, "regions"),
+            channels=_keys(data, "channels"),
+        )
+        last_is_valid = bool(rules) and rules[-1][0] == len(_items(data, "rules")) - 1
+    else:
+        last_is_valid = True
+    problems = []
+    for loc, message in routing.cross_check() if rules else []:
+        index = rules[int(loc[1])][0]  # the rule's place in the file, not among the valid ones
+        if "fallback" in message and not last_is_valid:
+            continue  # the last rule is broken: its own error says so
+        problems.append(_problem("routing.yaml", node, ("rules", index, *loc[2:]), message))
+    return problems
+
+
+def _cross_file(icp_data: Any, routing_data: Any, node: yaml.Node | None) -> list[Problem]:
+    """Routing rules may only name verticals that icp.yaml defines (checked on the raw rules, so
+    a rule broken in another way still gets this error too)."""
+    known = _names(_items(icp_data, "verticals"))
+    problems = []
+    for i, rule in enumerate(_items(routing_data, "rules")):
+        when = rule.get("when") if isinstance(rule, dict) else None
+        named = when.get("verticals") if isinstance(when, dict) else None
+        for name in named if isinstance(named, list) else []:
+            if isinstance(name, str) and name.strip() not in known:
+                message = f"unknown vertical '{name}' (not in icp.yaml)"
+                problems.append(_problem("routing.yaml", node, ("rules", i, "when", "verticals"), message))
+    return problems
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What `leadflow config check` reports: the config when valid, every error, every warning."""
+
+    config: LeadflowConfig | None
+    errors: list[Problem]
+    warnings: list[Problem]
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+def check_config(directory: Path) -> CheckResult:
+    """Read and check every file; collect every error and every warning in one pass."""
+    loaded: dict[str, BaseModel | None] = {}
     nodes: dict[str, yaml.Node | None] = {}
-    problems: list[Problem] = []
+    raw: dict[str, Any] = {}
+    errors: list[Problem] = []
     for name, model in FILES.items():
-        result, found, nodes[name] = _load_file(directory / name, model)
-        problems += found
-        if result is not None:
-            loaded[name] = result
-    if problems:
-        raise ConfigError(problems)
-    icp, routing, sources = loaded["icp.yaml"], loaded["routing.yaml"], loaded["sources.yaml"]
-    enrichment, crm, model_config = loaded["enrichment.yaml"], loaded["crm.yaml"], loaded["model.yaml"]
+        loaded[name], found, nodes[name], raw[name] = _load_file(directory / name, model)
+        errors += found
+    icp, routing = loaded["icp.yaml"], loaded["routing.yaml"]
+    assert icp is None or isinstance(icp, IcpConfig)
+    assert routing is None or isinstance(routing, RoutingConfig)
+    rules = _valid_rules(routing, raw["routing.yaml"])
+    errors += _unknown_personas(raw["icp.yaml"], nodes["icp.yaml"])
+    errors += _routing_checks(routing, raw["routing.yaml"], rules, nodes["routing.yaml"])
+    if raw["icp.yaml"] is not None:
+        errors += _cross_file(raw["icp.yaml"], raw["routing.yaml"], nodes["routing.yaml"])
+    warnings = [
+        Problem("routing.yaml", _line_of(nodes["routing.yaml"], loc), ".".join(map(str, loc)), msg, "warning")
+        for loc, msg in check_rules(rules, icp)
+    ]
+    errors = _unique(errors)
+    if errors:
+        return CheckResult(None, errors, _unique(warnings))
+    sources, enrichment = loaded["sources.yaml"], loaded["enrichment.yaml"]
+    crm, model_config = loaded["crm.yaml"], loaded["model.yaml"]
     assert isinstance(icp, IcpConfig) and isinstance(routing, RoutingConfig)
     assert isinstance(sources, SourcesConfig) and isinstance(enrichment, EnrichmentConfig)
     assert isinstance(crm, CrmConfig) and isinstance(model_config, ModelConfig)
-    problems = _cross_file(icp, routing, nodes["routing.yaml"])
-    if problems:
-        raise ConfigError(problems)
-    return LeadflowConfig(
+    config = LeadflowConfig(
         version=config_version(directory),
         icp=icp,
         routing=routing,
@@ -163,3 +263,12 @@ def load_config(directory: Path) -> LeadflowConfig:
         crm=crm,
         model=model_config,
     )
+    return CheckResult(config, [], _unique(warnings))
+
+
+def load_config(directory: Path) -> LeadflowConfig:
+    """The valid config, or ConfigError listing every problem at once (warnings do not stop it)."""
+    result = check_config(directory)
+    if result.config is None:
+        raise ConfigError(result.errors)
+    return result.config

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import random
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -18,8 +19,9 @@ from datetime import UTC, datetime
 from connectors.bus import Bus, Consumer, Message
 from connectors.errors import BusUnavailable, FatalConnectorError, RetriableConnectorError
 from schemas.events import TOPIC_DLQ, DeadLetter
+from services import metrics, tracing
 from services.errors import PoisonEvent
-from services.logs import get_logger
+from services.logs import bound, get_logger
 
 Handler = Callable[[Message], Awaitable[None]]
 
@@ -39,6 +41,7 @@ class ConsumerLoop:
         *,
         max_attempts: int = 5,
         batch_size: int = 200,
+        lag_every: float = 5.0,
     ) -> None:
         self._bus, self._topics, self._group, self._handler = bus, tuple(topics), group, handler
         self._max_attempts = max_attempts
@@ -46,6 +49,7 @@ class ConsumerLoop:
         self._log = get_logger(consumer=group)
         self.handled = 0
         self.dead_lettered = 0
+        self._lag_every, self._lag_at = lag_every, 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; reconnects after a bus failure, never returns early."""
@@ -77,6 +81,7 @@ class ConsumerLoop:
     async def _consume(self, consumer: Consumer, stop: asyncio.Event) -> None:
         while not stop.is_set():
             messages = await consumer.fetch(max_records=self._batch_size, timeout=0.5)
+            await self._measure_lag(consumer)
             if not messages:
                 continue
             by_key: dict[str | None, list[Message]] = defaultdict(list)
@@ -92,12 +97,27 @@ class ConsumerLoop:
                 raise failed.exceptions[0] from None
             await consumer.commit(messages)
 
+    async def _measure_lag(self, consumer: Consumer) -> None:
+        """At most every ``lag_every`` seconds: the lag counts are a query on the embedded bus."""
+        now = time.monotonic()
+        if now - self._lag_at < self._lag_every:
+            return
+        self._lag_at = now
+        metrics.lag(self._group, await consumer.lag())
+
     async def _in_order(self, chain: list[Message]) -> None:
         for message in chain:
             await self._handle(message)
 
     async def _handle(self, message: Message) -> None:
-        log = self._log.bind(topic=message.topic, partition=message.partition, offset=message.offset)
+        # Every line the handler logs carries where the message came from, and its spans
+        # continue the trace the publisher started.
+        where = {"topic": message.topic, "partition": message.partition, "offset": message.offset}
+        with bound(**where), tracing.continued(message.headers):
+            await self._attempts(message)
+
+    async def _attempts(self, message: Message) -> None:
+        log = self._log
         for attempt in range(1, self._max_attempts + 1):
             try:
                 await self._handler(message)
@@ -135,6 +155,7 @@ class ConsumerLoop:
         # If even this fails the batch stays uncommitted and is retried after a restart.
         await self._bus.publish(TOPIC_DLQ, message.key, letter.model_dump_json().encode(), message.headers)
         self.dead_lettered += 1
+        metrics.dead_lettered(self._group, message.topic)
         self._log.error("dead_lettered", topic=message.topic, offset=message.offset, error=letter.error)
 
 

@@ -1,14 +1,23 @@
-"""structlog JSON logs with stable keys; emails and phone numbers never reach a log line."""
+"""structlog JSON logs with stable keys; emails and phone numbers never reach a log line.
+
+Stable keys: lead_id, event_id, source, topic, partition, offset, consumer, config_version, and
+trace_id/span_id inside a traced stage. An email or phone number that reaches a line anyway (an
+exception quoting a lead) is replaced by ``<email:HASH>`` / ``<phone:HASH>``, where HASH is
+``pii_hash`` of it: the same person always gets the same hash, so lines stay correlatable and an
+operator can find and purge one person's lines (``leadflow forget`` prints the hash).
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 
 from schemas.lead import pii_hash
 
@@ -34,6 +43,22 @@ def _redact_pii(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mu
     return event
 
 
+def _add_trace(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    # Joins a log line to its trace in the tracing backend.
+    ctx = trace.get_current_span().get_span_context()
+    if ctx.is_valid:
+        event.setdefault("trace_id", format(ctx.trace_id, "032x"))
+        event.setdefault("span_id", format(ctx.span_id, "016x"))
+    return event
+
+
+@contextmanager
+def bound(**keys: Any) -> Iterator[None]:
+    """Every line logged in the block (in this task) carries ``keys``."""
+    with structlog.contextvars.bound_contextvars(**keys):
+        yield
+
+
 class _StderrLogger:
     """Writes each rendered line to whatever sys.stderr is now (tests swap it)."""
 
@@ -51,6 +76,7 @@ def configure(level: str = "info") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_trace,
         structlog.processors.format_exc_info,
         _redact_pii,
     ]

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRETS_DIR_VARIABLE = "LEADFLOW_SECRETS_DIR"  # read by Settings.load, not a field itself
@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     log_level: str = "info"
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     consumer_max_attempts: int = Field(default=5, ge=1)
+    config_reload: bool = True  # reload the config on SIGHUP and on file change
+    # OTLP/HTTP collector base URL (spans go to .../v1/traces); unset: no tracing. The standard
+    # OTEL_EXPORTER_OTLP_ENDPOINT is honoured too.
+    otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "otlp_endpoint", "LEADFLOW_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+    )
 
     # Per-source webhook secrets. Never in YAML, never logged.
     hubspot_client_secret: SecretStr | None = None

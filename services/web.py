@@ -15,16 +15,21 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.errors import BusUnavailable, ConnectorError
-from schemas.events import TOPIC_FEEDBACK, TOPIC_RECEIVED, TOPIC_ROUTED
+from schemas.enrichment import Enrichment
+from schemas.events import TOPIC_DLQ, TOPIC_FEEDBACK, TOPIC_RECEIVED, TOPIC_ROUTED
+from schemas.lead import Lead
+from services import metrics, tracing
 from services.bootstrap import Container, bootstrap
 from services.briefing import Briefer
 from services.consumer import ConsumerLoop
 from services.errors import InvalidWebhook
+from services.forget import forget_endpoint
 from services.intake.openapi import openapi
 from services.intake.publish import Publisher
 from services.intake.ratelimit import RateLimiter
@@ -36,6 +41,7 @@ from services.model.feedback import FeedbackRecorder
 from services.notify import Notifier
 from services.qualifier.service import GROUP as QUALIFIER_GROUP
 from services.qualifier.service import ContactDirectory, Qualifier
+from services.reload import ConfigReloader
 from services.review import ROUTES as REVIEW_ROUTES
 from services.settings import Settings
 from services.sla import SlaTimer
@@ -47,6 +53,18 @@ log = get_logger(component="web")
 Builder = Callable[[], Awaitable[Container]]
 
 
+class _CurrentEnricher:
+    """The container's enricher at each call: a config reload may replace it."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+
+    async def enrich(self, lead: Lead) -> Enrichment:
+        enricher = self._container.enricher
+        assert enricher is not None  # only handed to the qualifier when there is one
+        return await enricher.enrich(lead)
+
+
 def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop]:
     loops = []
     attempts = container.settings.consumer_max_attempts
@@ -56,7 +74,7 @@ def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop
             container.bus,
             container.store,
             container.current_config,
-            enricher=container.enricher,
+            enricher=_CurrentEnricher(container) if container.enricher is not None else None,
             contacts=contacts,
             model=container.champion,
             briefer=Briefer(
@@ -115,17 +133,32 @@ async def prune_dedupe(container: Container, stop: asyncio.Event, every: float =
             await asyncio.wait_for(stop.wait(), every)
 
 
+async def sample_dlq_depth(container: Container, stop: asyncio.Event, every: float = 30) -> None:
+    """Keep leadflow_dlq_depth current (one process per deployment is enough: the writer's)."""
+    depth = getattr(container.bus, "depth", None)
+    while depth is not None and not stop.is_set():
+        try:
+            found = await depth(TOPIC_DLQ)
+            if found is not None:
+                metrics.dlq_depth(found)
+        except ConnectorError as exc:
+            log.warning("dlq_depth_unavailable", error=exc.__class__.__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+
+
+async def metrics_endpoint(_: Request) -> Response:
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)
+
+
 def error(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     headers = {"Retry-After": "5"} if status == 503 else None
     return JSONResponse({"error": code, "detail": detail, **extra}, status_code=status, headers=headers)
 
 
 def _source_of(request: Request) -> str:
-    """The source a path belongs to: /webhooks/forms/contact-us -> forms:contact-us; /v1/... -> api."""
-    parts = request.url.path.strip("/").split("/")
-    if parts[0] == "webhooks" and len(parts) > 1:
-        return ":".join(parts[1:3])
-    return "api"
+    return tracing.source_of_path(request.url.path)
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:
@@ -184,6 +217,7 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        provider = tracing.configure(settings.otlp_endpoint, service="leadflow-" + "-".join(roles))
         container = await (build() if build else bootstrap(settings))
         app.state.container = container
         app.state.publisher = Publisher(container.bus, container.store)
@@ -193,7 +227,12 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
             tasks.append(asyncio.create_task(prune_dedupe(container, stop)))
         if "writer" in roles:
             tasks += [asyncio.create_task(task.run(stop)) for task in follow_ups(container)]
-        app.state.workers = tasks
+            tasks.append(asyncio.create_task(sample_dlq_depth(container, stop)))
+        app.state.workers = list(tasks)
+        if settings.config_reload:
+            reloader = ConfigReloader(settings.config_dir, container.current_config, container.replace_config)
+            app.state.reloader = reloader
+            tasks.append(asyncio.create_task(reloader.run(stop)))
         log.info("started", roles=list(roles), bus=settings.bus, config_version=container.config.version)
         try:
             yield
@@ -201,14 +240,22 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             await container.close()
+            if provider is not None:
+                provider.shutdown()  # flushes the spans still queued
             log.info("stopped", roles=list(roles))
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+    ]
     if "intake" in roles:
         routes += [*INTAKE_ROUTES, *REVIEW_ROUTES, *WEBHOOK_ROUTES, Route("/openapi.json", openapi)]
+        routes.append(Route("/v1/forget", forget_endpoint, methods=["POST"]))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(tracing.Observed)],
         exception_handlers={
             InvalidWebhook: _invalid,
             ConnectorError: _unavailable,

@@ -61,3 +61,165 @@ def test_compose_services_run_real_commands() -> None:
     [compose] = _docs(DEPLOY / "compose.yaml")
     commands = {name: s.get("command") for name, s in compose["services"].items() if s.get("command")}
     assert commands == {"intake": ["intake"], "qualifier": ["qualifier"], "writer": ["writer"]}
+
+
+# --- structural checks of every Kubernetes manifest (offline) -----------------------------
+
+K8S = DEPLOY / "k8s"
+REQUIRED_SPEC = {
+    "Deployment": ("selector", "template"),
+    "Service": ("selector", "ports"),
+    "PodDisruptionBudget": ("selector",),
+    "HorizontalPodAutoscaler": ("scaleTargetRef", "minReplicas", "maxReplicas", "metrics"),
+    "ScaledObject": ("scaleTargetRef", "triggers", "maxReplicaCount"),
+    "KafkaTopic": ("topicName", "partitions", "replicas", "config"),
+}
+
+
+def _applied() -> list[dict[str, Any]]:
+    """Every document kustomize applies (the generated ConfigMap aside)."""
+    [kustomization] = _docs(DEPLOY / "kustomization.yaml")
+    return [d for resource in kustomization["resources"] for d in _docs(DEPLOY / resource)]
+
+
+def _by_kind(kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in _applied() if d["kind"] == kind}
+
+
+def _pod_labels(deployment: dict[str, Any]) -> dict[str, str]:
+    labels: dict[str, str] = deployment["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+def _selected(selector: dict[str, str]) -> list[str]:
+    """The Deployments whose pods a label selector picks."""
+    return [name for name, d in _by_kind("Deployment").items() if selector.items() <= _pod_labels(d).items()]
+
+
+def test_every_manifest_is_applied_and_has_the_required_fields() -> None:
+    [kustomization] = _docs(DEPLOY / "kustomization.yaml")
+    listed = {Path(r).name for r in kustomization["resources"]}
+    on_disk = {p.name for p in K8S.glob("*.yaml")} - {"secret.example.yaml"}
+    assert listed == on_disk, "a manifest is not in kustomization.yaml (or is missing)"
+    for doc in _applied():
+        assert doc.get("apiVersion") and doc.get("kind") and doc["metadata"].get("name"), doc
+        for field in REQUIRED_SPEC.get(doc["kind"], ()):
+            assert field in doc["spec"], (doc["kind"], doc["metadata"]["name"], field)
+
+
+def test_deployment_selectors_match_their_pods_and_probes_use_a_container_port() -> None:
+    deployments = _by_kind("Deployment")
+    for name, deployment in deployments.items():
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert selector.items() <= _pod_labels(deployment).items(), name
+        assert _selected(selector) == [name], f"{name}'s selector also picks other pods"
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        [container] = pod["containers"]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        for probe in ("livenessProbe", "readinessProbe"):
+            port = container[probe]["httpGet"]["port"]
+            assert port in ports or port in ports.values(), (name, probe, port)
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert int(annotations["prometheus.io/port"]) in ports.values()
+        assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_services_and_disruption_budgets_select_existing_pods() -> None:
+    deployments = _by_kind("Deployment")
+    for name, service in _by_kind("Service").items():
+        [target] = _selected(service["spec"]["selector"])
+        [container] = deployments[target]["spec"]["template"]["spec"]["containers"]
+        names = {p["name"] for p in container["ports"]}
+        assert all(p["targetPort"] in names for p in service["spec"]["ports"]), name
+    budgets = _by_kind("PodDisruptionBudget")
+    covered = [t for pdb in budgets.values() for t in _selected(pdb["spec"]["selector"]["matchLabels"])]
+    assert sorted(covered) == sorted(deployments), "every Deployment needs exactly one PodDisruptionBudget"
+
+
+def test_every_referenced_configmap_secret_and_service_account_exists() -> None:
+    [kustomization] = _docs(DEPLOY / "kustomization.yaml")
+    configmaps = set(_by_kind("ConfigMap")) | {g["name"] for g in kustomization["configMapGenerator"]}
+    # Secrets are created in the cluster, never kept in git: the example documents each one.
+    secrets = {d["metadata"]["name"]: d for d in _docs(K8S / "secret.example.yaml")}
+    accounts = set(_by_kind("ServiceAccount"))
+    for name, deployment in _by_kind("Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] in accounts, name
+        for volume in pod["volumes"]:
+            if "configMap" in volume:
+                assert volume["configMap"]["name"] in configmaps, (name, volume)
+            if "secret" in volume:
+                assert volume["secret"]["secretName"] in secrets, (name, volume)
+        [container] = pod["containers"]
+        for source in container.get("envFrom", []):
+            assert source["configMapRef"]["name"] in configmaps, name
+        for env in container.get("env", []):
+            ref = env.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                assert ref["key"] in secrets[ref["name"]]["stringData"], (name, ref)
+
+
+def test_autoscalers_target_deployments_and_consumer_groups_that_exist() -> None:
+    from services.qualifier.service import GROUP as QUALIFIER_GROUP
+    from services.writer.service import GROUP as WRITER_GROUP
+
+    deployments = _by_kind("Deployment")
+    topics = {d["spec"]["topicName"]: d for d in _by_kind("KafkaTopic").values()}
+    [hpa] = _by_kind("HorizontalPodAutoscaler").values()
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "leadflow-intake",
+    }
+    assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+    assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+    scaled = {s["spec"]["scaleTargetRef"]["name"]: s for s in _by_kind("ScaledObject").values()}
+    assert set(scaled) == {"leadflow-qualifier", "leadflow-writer"}
+    expected = {"leadflow-qualifier": (QUALIFIER_GROUP, "leads.received"),
+                "leadflow-writer": (WRITER_GROUP, "leads.routed")}  # fmt: skip
+    for target, obj in scaled.items():
+        assert target in deployments
+        [trigger] = obj["spec"]["triggers"]
+        assert trigger["type"] == "kafka"
+        meta = trigger["metadata"]
+        assert (meta["consumerGroup"], meta["topic"]) == expected[target]
+        assert int(meta["lagThreshold"]) > 0
+        # More consumers than partitions would sit idle.
+        assert 1 <= obj["spec"]["minReplicaCount"] <= obj["spec"]["maxReplicaCount"]
+        assert obj["spec"]["maxReplicaCount"] <= topics[meta["topic"]]["spec"]["partitions"]
+    for name in deployments:
+        assert "replicas" not in deployments[name]["spec"], f"{name}: the autoscaler owns the replica count"
+
+
+def test_kafka_topics_are_the_ones_the_code_uses_with_retention() -> None:
+    from schemas.events import ALL_TOPICS
+
+    topics = _by_kind("KafkaTopic")
+    assert {t["spec"]["topicName"] for t in topics.values()} == set(ALL_TOPICS)
+    for topic in topics.values():
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"]
+        assert topic["spec"]["partitions"] >= 1 and topic["spec"]["replicas"] >= 3
+        assert int(topic["spec"]["config"]["retention.ms"]) >= 24 * 3600 * 1000
+        assert int(topic["spec"]["config"]["min.insync.replicas"]) == topic["spec"]["replicas"] - 1
+
+
+def test_dockerfile_runs_as_non_root_with_a_healthcheck_without_curl() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^USER 10001", dockerfile, re.M)
+    [check] = re.findall(r"^HEALTHCHECK .*?CMD (.*)$", dockerfile, re.M | re.S)
+    assert "/healthz" in check and "urllib" in check and "curl" not in check
+
+
+def test_compose_runs_kafka_kraft_postgres_and_three_services_on_one_config() -> None:
+    [compose] = _docs(DEPLOY / "compose.yaml")
+    services = compose["services"]
+    assert set(services) == {"kafka", "postgres", "intake", "qualifier", "writer"}
+    assert "controller" in services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"]  # KRaft, no ZooKeeper
+    envs = [services[s]["environment"] for s in ("intake", "qualifier", "writer")]
+    assert envs[0] == envs[1] == envs[2]
+    env = envs[0]
+    assert env["LEADFLOW_BUS"] == "kafka" and env["LEADFLOW_DATABASE_URL"].startswith("postgresql+asyncpg://")
+    assert env["LEADFLOW_KAFKA_PARTITIONS"] == str(services["kafka"]["environment"]["KAFKA_NUM_PARTITIONS"])
+    for name in ("intake", "qualifier", "writer"):
+        assert set(services[name]["depends_on"]) == {"kafka", "postgres"}

@@ -35,6 +35,10 @@ class Consumer(Protocol):
         """Mark these messages (and all before them in their partitions) as done."""
         ...
 
+    async def lag(self) -> dict[tuple[str, int], int]:
+        """Per (topic, partition) this consumer reads: messages after its position (metrics)."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -114,6 +114,25 @@ class KafkaBus:
         except (KafkaError, TimeoutError) as exc:
             raise BusUnavailable(f"publish to {topic}: {exc!r}") from exc
 
+    async def depth(self, topic: str) -> int:
+        """Messages kept on ``topic`` across its partitions (end minus beginning offsets)."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.bootstrap, client_id=self._settings.client_id
+        )
+        try:
+            await consumer.start()
+            await consumer.topics()  # fetches the metadata partitions_for_topic reads
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            if not partitions:
+                return 0
+            start = await consumer.beginning_offsets(partitions)
+            end = await consumer.end_offsets(partitions)
+        except KafkaError as exc:
+            raise BusUnavailable(f"kafka offsets of {topic}: {exc!r}") from exc
+        finally:
+            await consumer.stop()
+        return sum(max(0, end[tp] - start[tp]) for tp in partitions)
+
     async def consumer(self, topics: Sequence[str], group: str) -> KafkaConsumer:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._settings.bootstrap,
@@ -195,6 +214,21 @@ class KafkaConsumer:
             raise BusUnavailable(f"kafka commit: {exc!r}") from exc
         finally:
             self._idle.set()
+
+    async def lag(self) -> dict[tuple[str, int], int]:
+        """Highwater (from the last fetch) minus position, per assigned partition; partitions
+        not fetched from yet are left out rather than guessed."""
+        lags: dict[tuple[str, int], int] = {}
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await self._consumer.position(tp)
+            except (KafkaError, IllegalStateError):
+                continue  # revoked meanwhile
+            lags[(tp.topic, tp.partition)] = max(0, highwater - position)
+        return lags
 
     async def close(self) -> None:
         self._idle.set()

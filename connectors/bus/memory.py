@@ -37,6 +37,9 @@ class MemoryBus:
     async def consumer(self, topics: Sequence[str], group: str) -> MemoryConsumer:
         return MemoryConsumer(self, tuple(topics), group)
 
+    async def depth(self, topic: str) -> int:
+        return len(self.topics[topic])
+
     def values(self, topic: str) -> list[bytes]:
         return [m.value for m in self.topics[topic]]
 
@@ -62,6 +65,9 @@ class MemoryConsumer:
                 await asyncio.wait_for(self._bus._new.wait(), timeout)
             out = self._take(max_records)
         return out
+
+    async def lag(self) -> dict[tuple[str, int], int]:
+        return {(t, 0): len(self._bus.topics[t]) - self._position[t] for t in self._topics}
 
     async def commit(self, messages: Sequence[Message]) -> None:
         for (topic, _), offset in last_per_partition(messages).items():

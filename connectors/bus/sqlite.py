@@ -156,6 +156,32 @@ class SqliteBus:
                 out.append(Message(topic, 0, msg_id, key, bytes(value), hs))
         return out
 
+    def _count(self, topic: str, from_id: int = 0) -> int:
+        row = (
+            self._connection()
+            .execute("SELECT count(*) FROM messages WHERE topic = ? AND id >= ?", (topic, from_id))
+            .fetchone()
+        )
+        return int(row[0])
+
+    async def depth(self, topic: str) -> int:
+        """Messages kept on ``topic`` (the embedded bus keeps them all)."""
+        return int(await self._run(self._count, topic))
+
+    def _forget(self, key: str, pattern: str) -> int:
+        cursor = self._connection().execute(
+            "DELETE FROM messages WHERE key = ? OR lower(CAST(value AS TEXT)) LIKE ? ESCAPE '\\'",
+            (key, pattern),
+        )
+        return int(cursor.rowcount)
+
+    async def forget(self, email: str) -> int:
+        """Delete every message keyed by or mentioning ``email`` (GDPR); the consumers' offsets
+        are ids, so deleting a row moves nobody's position."""
+        email = email.strip().lower()
+        escaped = email.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return int(await self._run(self._forget, email, f'%"{escaped}"%'))
+
     def _commit(self, group: str, offsets: dict[str, int]) -> None:
         self._connection().executemany(
             "INSERT INTO offsets (grp, topic, next_id) VALUES (?, ?, ?)"
@@ -189,6 +215,10 @@ class SqliteConsumer:
             # Woken at once by a publish in this process; polls for other processes' writes.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._bus._new.wait(), min(remaining, self._bus._poll))
+
+    async def lag(self) -> dict[tuple[str, int], int]:
+        counts = [await self._bus._run(self._bus._count, t, self._position[t]) for t in self._topics]
+        return {(t, 0): n for t, n in zip(self._topics, counts, strict=True)}
 
     async def commit(self, messages: Sequence[Message]) -> None:
         offsets = {topic: offset + 1 for (topic, _), offset in last_per_partition(messages).items()}

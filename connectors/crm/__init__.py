@@ -57,6 +57,11 @@ class CrmWriter(Protocol):
         """
         ...
 
+    async def forget(self, email: str) -> None:
+        """Erase the person with this email (GDPR): their record and everything Leadflow wrote
+        about them. Idempotent: forgetting someone unknown does nothing."""
+        ...
+
 
 async def write_each(crm: CrmWriter, batch: Sequence[LeadRouted]) -> list[BatchResult]:
     """``write_many`` for a CRM without batch endpoints: one write per event, errors kept per event."""

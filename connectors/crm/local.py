@@ -31,6 +31,7 @@ from connectors.errors import RetriableConnectorError
 from connectors.store.engine import upsert
 from schemas.enrichment import ContactMatch
 from schemas.events import LeadRouted
+from schemas.lead import lead_id_for
 
 metadata = MetaData()
 
@@ -137,6 +138,16 @@ class LocalCrm:
             )
         action = WriteAction.LOCKED if locked else WriteAction.UPDATED if current else WriteAction.CREATED
         return WriteOutcome(self.name, routed.lead_id, action)
+
+    async def forget(self, email: str) -> None:
+        """Delete the person's record and notes (their lead id is derived from the email)."""
+        lead_id = lead_id_for(email.strip().lower())
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(notes.delete().where(notes.c.lead_id == lead_id))
+                await conn.execute(records.delete().where(records.c.lead_id == lead_id))
+        except SQLAlchemyError as exc:
+            raise RetriableConnectorError(f"local crm: {exc.__class__.__name__}") from exc
 
     async def lock(self, lead_id: str, locked: bool = True) -> None:
         """What an AE does in the CRM: pin the status and owner against automatic changes."""

@@ -19,8 +19,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    cast,
     delete,
     func,
+    literal,
     select,
     text,
     update,
@@ -125,6 +127,19 @@ scores = Table(
     Column("arm", String(20)),
     Column("model_version", String(64)),
 )
+
+
+def like_escaped(value: str) -> str:
+    """``value`` for a LIKE pattern with ``escape="\\"``: its % and _ match only themselves."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@dataclass(frozen=True)
+class Erased:
+    lead_ids: tuple[str, ...]
+    leads: int
+    decisions: int
+    inbound: int
 
 
 class Claim(StrEnum):
@@ -544,6 +559,39 @@ class SqlStore(FollowUps):
         async with self.engine.begin() as conn:
             result = await conn.execute(delete(inbound).where(inbound.c.claimed_at < before))
         return int(result.rowcount or 0)
+
+    @translated
+    async def forget(self, email: str, lead_id: str) -> Erased:
+        """Delete a person (GDPR): ``lead_id`` (their email's) and every lead whose decision
+        mentions the email (a lead first known by a CRM record id), with their decisions and the
+        intake's dedupe claims for those events."""
+        pattern = f'%"{like_escaped(email.strip().lower())}"%'
+        async with self.engine.begin() as conn:
+            mentioned = await conn.execute(
+                select(decisions.c.lead_id).where(
+                    func.lower(cast(decisions.c.payload, Text)).like(pattern, escape="\\")
+                )
+            )
+            lead_ids = tuple(sorted({lead_id, *mentioned.scalars()}))
+            events = list(
+                (await conn.execute(select(decisions.c.event_id).where(decisions.c.lead_id.in_(lead_ids))))
+                .scalars()
+                .all()
+            )
+            # The intake's claim key is (source, sender event id); the event id is "source:that id".
+            claim_key = inbound.c.source + literal(":") + inbound.c.event_id
+            claims = await conn.execute(delete(inbound).where(claim_key.in_(events))) if events else None
+            # What routing, SLAs, notifications, reviews and the model kept about them.
+            for table in (slas, drafts, notifications, feedback, labels, scores):
+                await conn.execute(delete(table).where(table.c.lead_id.in_(lead_ids)))
+            gone_decisions = await conn.execute(delete(decisions).where(decisions.c.lead_id.in_(lead_ids)))
+            gone_leads = await conn.execute(delete(leads).where(leads.c.lead_id.in_(lead_ids)))
+        return Erased(
+            lead_ids,
+            leads=int(gone_leads.rowcount or 0),
+            decisions=int(gone_decisions.rowcount or 0),
+            inbound=int(claims.rowcount or 0) if claims is not None else 0,
+        )
 
     @translated
     async def count_decisions(self) -> int:

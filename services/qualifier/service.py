@@ -19,6 +19,7 @@ from schemas.decision import Evaluation, OwnerStatus, Take
 from schemas.enrichment import ContactMatch, Enrichment
 from schemas.events import TOPIC_ROUTED, LeadReceived, LeadRouted
 from schemas.lead import Lead
+from services import metrics
 from services.briefing import Briefer, Suggestion
 from services.core.briefing import briefing
 from services.core.facts import company_facts
@@ -28,6 +29,7 @@ from services.logs import get_logger
 from services.model.policy import Case, decide
 from services.model.scoring import Model
 from services.notify import outgoing
+from services.tracing import stage
 
 GROUP = "leadflow-qualifier"
 ROTATION_ATTEMPTS = 200  # compare-and-set retries when replicas race for the same pool
@@ -82,6 +84,7 @@ class Qualifier:
         if routed is None:
             # If another worker decided this event meanwhile, its decision stands, not ours.
             routed = await self.decide_and_record(received)
+            metrics.decided(routed.evaluation.status.value, routed.evaluation.tier)
         await self._bus.publish(TOPIC_ROUTED, message.key, routed.model_dump_json().encode(), message.headers)
         self._log.info(
             "lead_routed",
@@ -111,17 +114,25 @@ class Qualifier:
         so only replicas contend (a handful of retries, not one per lead in flight)."""
         config = self._config()
         lead = received.lead
-        enrichment = await self._enrich(received)
-        # Judged as of arrival, so a replay of history decides as production did; the rules,
-        # then the model (services.model.policy, the backtest's code path too).
-        case = Case(received.lead_id, lead, enrichment, received.received_at)
-        [(evaluation, model_version)] = decide([case], config, self._model())
+        with stage("enrich", lead_id=received.lead_id):
+            enrichment = await self._enrich(received)
+        with stage("evaluate", lead_id=received.lead_id, config_version=config.version):
+            # Judged as of arrival, so a replay of history decides as production did; the rules,
+            # then the model (services.model.policy, the backtest's code path too).
+            case = Case(received.lead_id, lead, enrichment, received.received_at)
+            [(evaluation, model_version)] = decide([case], config, self._model())
         owner = enrichment.account.owner if enrichment and enrichment.account else None
         suggestion = await self._briefer.suggest(lead, enrichment, evaluation) if self._briefer else None
         roster = await self._roster.owners() if self._roster else {}
         judged = Judged(
             received, enrichment, evaluation, model_version, owner, suggestion or Suggestion(), roster
         )
+        with stage("route", lead_id=received.lead_id) as span:
+            routed = await self._route_and_record(config, judged)
+            span.set_attribute("rule_id", routed.routing.rule_id)
+            return routed
+
+    async def _route_and_record(self, config: LeadflowConfig, judged: Judged) -> LeadRouted:
         first = await self._attempt(config, judged)
         if isinstance(first, LeadRouted):
             return first

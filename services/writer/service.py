@@ -11,8 +11,10 @@ from connectors.bus import Message
 from connectors.crm import CrmWriter
 from connectors.store.sql import SqlStore
 from schemas.events import LeadRouted
+from services import metrics
 from services.errors import PoisonEvent
 from services.logs import get_logger
+from services.tracing import stage
 
 GROUP = "leadflow-writer"
 
@@ -32,10 +34,14 @@ class Writer:
             routed = LeadRouted.model_validate_json(message.value)
         except ValidationError as exc:
             raise PoisonEvent(f"not a LeadRouted event: {exc.error_count()} errors") from exc
-        outcome = await self._crm.write(routed)
-        await self._store.mark_written(
-            routed.lead_id, routed.event_id, self._clock(), outcome.crm, outcome.record_id
-        )
+        with stage("write", lead_id=routed.lead_id, crm=self._crm.name) as span:
+            outcome = await self._crm.write(routed)
+            written_at = self._clock()
+            await self._store.mark_written(
+                routed.lead_id, routed.event_id, written_at, outcome.crm, outcome.record_id
+            )
+            span.set_attribute("action", outcome.action.value)
+        metrics.written(outcome.crm, outcome.action.value, routed.received_at, written_at)
         self._log.info(
             "lead_written",
             lead_id=routed.lead_id,

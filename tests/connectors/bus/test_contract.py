@@ -191,3 +191,25 @@ async def test_kafka_two_members_of_one_group_share_the_work(kafka_bootstrap: st
             await late.close()
     finally:
         await bus.close()
+
+
+async def test_lag_counts_the_messages_after_the_consumers_position(bus: Bus) -> None:
+    t = topic()
+    for n in range(5):
+        await bus.publish(t, "same-key", f'{{"n": {n}}}'.encode())  # one key: one partition
+    consumer = await bus.consumer([t], "lag")
+    try:
+        first: list[Message] = []
+        deadline = asyncio.get_running_loop().time() + FETCH_WAIT
+        while not first and asyncio.get_running_loop().time() < deadline:
+            first = await consumer.fetch(max_records=2, timeout=0.5)
+        assert 1 <= len(first) <= 2
+        behind = await consumer.lag()
+        rest = await drain(consumer, 5 - len(first))
+        assert len(rest) == 5 - len(first)
+        caught_up = await consumer.lag()
+    finally:
+        await consumer.close()
+    assert sum(behind.values()) == 5 - len(first)
+    assert {key[0] for key in behind} == {t}
+    assert set(caught_up.values()) == {0}
