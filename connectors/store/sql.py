@@ -1,4 +1,4 @@
-"""SQLAlchemy store: SQLite by default, PostgreSQL at scale (same code)."""
+"""SQLAlchemy store: SQLite by default, PostgreSQL at scale (same code, schema by Alembic)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.store.engine import translated, upsert
+from connectors.store.migrate import prepare
 from schemas.events import LeadRouted
 
 metadata = MetaData()
@@ -156,14 +157,14 @@ def _lead_row(routed: LeadRouted) -> dict[str, Any]:
 
 
 class SqlStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, migrate: bool = True) -> None:
         self.engine = engine
         self._insert = upsert(engine)
+        self._migrate = migrate
 
-    @translated
     async def start(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        """Upgrade the schema to head, or with ``migrate=False`` check that it is there."""
+        await prepare(self.engine, migrate=self._migrate)
 
     async def close(self) -> None:
         await self.engine.dispose()

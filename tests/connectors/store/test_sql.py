@@ -1,11 +1,11 @@
-"""The SQL store on SQLite: decisions, the lead view, and rotation shared by replicas."""
+"""The SQL store's contract, on SQLite and on PostgreSQL: decisions, the lead view, inbound claims,
+and rotation shared by replicas."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -38,8 +38,8 @@ def routed(
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    s = SqlStore(make_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"))
+async def store(database_url: str) -> AsyncIterator[SqlStore]:
+    s = SqlStore(make_engine(database_url))
     await s.start()
     yield s
     await s.close()
@@ -95,9 +95,8 @@ async def test_list_filters_and_orders_newest_first(store: SqlStore) -> None:
     assert len(await store.list_leads(LeadFilter(limit=2))) == 2
 
 
-async def test_rotation_gives_each_turn_once_across_replicas(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-    replicas = [SqlStore(make_engine(url)) for _ in range(3)]
+async def test_rotation_gives_each_turn_once_across_replicas(database_url: str) -> None:
+    replicas = [SqlStore(make_engine(database_url)) for _ in range(3)]
     for replica in replicas:
         await replica.start()
     try:
