@@ -53,16 +53,35 @@ class PoolSettings:
     timeout: float = 30.0  # seconds to wait for a free connection before failing (retriable)
 
 
+def _without_nul(parameters: Any) -> Any:
+    if isinstance(parameters, str):
+        return parameters.replace("\x00", "")
+    if isinstance(parameters, dict):
+        return {k: _without_nul(v) for k, v in parameters.items()}
+    if isinstance(parameters, list | tuple):
+        return type(parameters)(_without_nul(v) for v in parameters)
+    return parameters
+
+
 def make_engine(url: str, pool: PoolSettings | None = None) -> AsyncEngine:
     if not url.startswith("sqlite"):
         pool = pool or PoolSettings()
-        return create_async_engine(
+        engine = create_async_engine(
             url,
             pool_pre_ping=True,  # a connection the server dropped (restart, failover) is replaced
             pool_size=pool.size,
             max_overflow=pool.max_overflow,
             pool_timeout=pool.timeout,
         )
+
+        @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+        def _strip_nul(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> Any:
+            # PostgreSQL text cannot hold NUL (SQLite can, and a sender can put one in a name): a
+            # lead whose text has one would fail on every retry, so it is stored without it.
+            # JSON is serialised before this point, where NUL is the escape \u0000, and kept.
+            return statement, _without_nul(parameters)
+
+        return engine
     engine = create_async_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine.sync_engine, "connect")
