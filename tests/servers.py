@@ -47,9 +47,10 @@ def tansu_binary() -> Path:
 
 
 @contextlib.contextmanager
-def tansu_broker(log_path: Path) -> Iterator[str]:
-    """A fresh in-memory Tansu broker; yields its bootstrap address."""
-    port = free_port()
+def tansu_broker(log_path: Path, port: int | None = None) -> Iterator[str]:
+    """A fresh in-memory Tansu broker (on ``port``, e.g. to come back where one died); yields its
+    bootstrap address."""
+    port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
