@@ -46,27 +46,19 @@ def tansu_binary() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
 
 
+def tansu_command(port: int) -> list[str]:
+    url = f"tcp://127.0.0.1:{port}"
+    return [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/"]  # fmt: skip
+
+
 @contextlib.contextmanager
 def tansu_broker(log_path: Path, port: int | None = None) -> Iterator[str]:
     """A fresh in-memory Tansu broker (on ``port``, e.g. to come back where one died); yields its
     bootstrap address."""
     port = port or free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                str(tansu_binary()),
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(tansu_command(port), stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for_port(port)
             yield f"127.0.0.1:{port}"
