@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from connectors.bus import Bus
 from connectors.bus.kafka import KafkaBus, KafkaSettings
 from connectors.bus.sqlite import SqliteBus
@@ -15,7 +17,7 @@ from connectors.crm import CrmWriter
 from connectors.crm.local import LocalCrm
 from connectors.enrichment import Waterfall, build_waterfall
 from connectors.enrichment.crm import LocalAccounts
-from connectors.store.engine import make_engine
+from connectors.store.engine import PoolSettings, make_engine
 from connectors.store.sql import SqlStore
 from schemas.config import LeadflowConfig
 from schemas.events import ALL_TOPICS
@@ -59,6 +61,15 @@ class Container:
             await part.close()
 
 
+def store_engine(settings: Settings) -> AsyncEngine:
+    pool = PoolSettings(
+        size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        timeout=settings.database_pool_timeout,
+    )
+    return make_engine(settings.store_url, pool)
+
+
 def make_bus(settings: Settings) -> Bus:
     if settings.bus == "kafka":
         kafka = KafkaSettings(
@@ -94,7 +105,7 @@ async def bootstrap(
     owned: list[Bus | SqlStore | CrmWriter] = []
     try:
         if store is None:
-            store = SqlStore(make_engine(settings.store_url))
+            store = SqlStore(store_engine(settings), migrate=settings.migrate_on_start)
             await store.start()
             owned.append(store)
         if bus is None:
@@ -103,7 +114,7 @@ async def bootstrap(
             owned.append(bus)
         bus = TracedBus(bus)  # publish latency, and the trace context on every message
         if crm is None:
-            crm = LocalCrm(store.engine)
+            crm = LocalCrm(store.engine, migrate=settings.migrate_on_start)
             await crm.start()
             owned.append(crm)
         enricher = make_enricher(settings, config, store)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
+from connectors.errors import ConnectorError
 from services import cli_model
 from services.cli_route import route_command
 from services.config import ConfigError, Problem, check_config, load_config
@@ -101,6 +102,61 @@ def writer(host: Host = None, port: Port = None, config: ConfigDir = None, data_
     _serve(
         _settings(host=host, port=port, config=config, data_dir=data_dir, bus=bus, bootstrap=bootstrap),
         ("writer",),
+    )
+
+
+@app.command()
+def migrate(
+    data_dir: DataDir = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only check the schema is at the latest revision (exit 1 if not)")
+    ] = False,
+    new: Annotated[
+        str | None,
+        typer.Option("--new", metavar="MESSAGE", help="Developers: write a revision for model changes"),
+    ] = None,
+) -> None:
+    """Upgrade the store's schema (LEADFLOW_DATABASE_URL) to the latest revision.
+
+    At scale run it once per release (the Kubernetes Job in deploy/k8s/job-migrate.yaml) with the
+    services on LEADFLOW_MIGRATE_ON_START=false; embedded services upgrade by themselves.
+    """
+    import asyncio
+
+    from connectors.store import migrate as schema
+    from services.bootstrap import store_engine
+
+    settings = _settings(data_dir=data_dir)
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)  # the embedded SQLite file lives there
+    engine = store_engine(settings)
+
+    async def go() -> tuple[str | None, str | None] | str:
+        try:
+            if new:
+                return str(await schema.new_revision(engine, new))
+            if check:
+                return (await schema.current(engine), schema.head())
+            return await schema.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        result = asyncio.run(go())
+    except ConnectorError as exc:
+        typer.echo(f"migrate: {exc} (is LEADFLOW_DATABASE_URL right, the database up?)", err=True)
+        raise typer.Exit(1) from exc
+    if isinstance(result, str):
+        typer.echo(f"wrote {result}: review it, then run `leadflow migrate`")
+        return
+    before, after = result
+    if check:
+        typer.echo(f"schema at {before or 'nothing'}, latest {after}")
+        if before != after:
+            raise typer.Exit(1)
+        return
+    typer.echo(
+        f"schema upgraded {before or 'nothing'} -> {after}" if before != after else f"schema at {after}"
     )
 
 

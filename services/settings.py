@@ -29,7 +29,12 @@ class Settings(BaseSettings):
     kafka_idempotence: bool = True  # off only for brokers without it (the Tansu test broker)
     kafka_partitions: int = Field(default=6, ge=1)
     kafka_replication: int = Field(default=3, ge=1)  # 1 only for a single-broker dev setup
-    database_url: str | None = None  # default: SQLite under data_dir
+    # SQLAlchemy async URL; default SQLite under data_dir. Secret: it usually holds a password.
+    database_url: SecretStr | None = None
+    database_pool_size: int = Field(default=5, ge=1)  # connections kept per process (PostgreSQL)
+    database_max_overflow: int = Field(default=10, ge=0)  # opened beyond the pool under a burst
+    database_pool_timeout: float = Field(default=30.0, gt=0)  # seconds to wait for a connection
+    migrate_on_start: bool = True  # false at scale: `leadflow migrate` (a Job) upgrades the schema
     api_token: SecretStr | None = None
     log_level: str = "info"
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
@@ -70,4 +75,6 @@ class Settings(BaseSettings):
 
     @property
     def store_url(self) -> str:
-        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'leadflow.db'}"
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite+aiosqlite:///{self.data_dir / 'leadflow.db'}"

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.servers import tansu_broker
+from tests.servers import postgres_database, postgres_server, tansu_broker
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "deploy" / "config"
@@ -16,3 +16,28 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Kafka-protocol broker (Tansu) for the whole session."""
     with tansu_broker(tmp_path_factory.mktemp("tansu") / "tansu.log") as bootstrap:
         yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A real PostgreSQL for the whole session, started on first use. It fails the tests that
+    need it, never skips them, when PostgreSQL is missing or will not start."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+async def postgres_url(postgres_server_url: str) -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    async with postgres_database(postgres_server_url) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty store database, once as a SQLite file and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    else:
+        async with postgres_database(request.getfixturevalue("postgres_server_url")) as url:
+            yield url

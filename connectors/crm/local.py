@@ -23,12 +23,12 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.crm import BatchResult, WriteAction, WriteOutcome, write_each
 from connectors.errors import RetriableConnectorError
-from connectors.store.engine import upsert
+from connectors.store.engine import DRIVER_ERRORS, upsert
+from connectors.store.migrate import prepare
 from schemas.enrichment import ContactMatch
 from schemas.events import LeadRouted
 from schemas.lead import lead_id_for
@@ -39,7 +39,7 @@ records = Table(
     "crm_records",
     metadata,
     Column("lead_id", String(100), primary_key=True),
-    Column("name", String(400)),
+    Column("name", Text),  # first and last name, up to 200 characters each
     Column("company", String(300)),
     Column("owner", String(200)),  # a person; a lead waiting in a queue has none
     Column("queue", String(200)),
@@ -69,13 +69,14 @@ class LocalCrm:
     name = "local"
     max_batch = 100
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, migrate: bool = True) -> None:
         self._engine = engine
         self._insert = upsert(engine)
+        self._migrate = migrate
 
     async def start(self) -> None:
-        async with self._engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        """The tables are in the store's migrations: upgrade (or check) them like the store does."""
+        await prepare(self._engine, migrate=self._migrate)
 
     async def close(self) -> None:
         return None
@@ -83,7 +84,7 @@ class LocalCrm:
     async def write(self, routed: LeadRouted) -> WriteOutcome:
         try:
             return await self._write(routed)
-        except SQLAlchemyError as exc:
+        except DRIVER_ERRORS as exc:
             raise RetriableConnectorError(f"local crm: {exc.__class__.__name__}") from exc
 
     async def write_many(self, batch: Sequence[LeadRouted]) -> list[BatchResult]:
@@ -92,16 +93,23 @@ class LocalCrm:
     async def _write(self, routed: LeadRouted) -> WriteOutcome:
         now = datetime.now(routed.decided_at.tzinfo)
         async with self._engine.begin() as conn:
+            # The note is the write marker, taken first: of two writers racing on one event
+            # (a rebalance), the second waits on the first's row and then inserts nothing. Any
+            # event already written is skipped, even an older one redelivered after a newer one.
+            noted = await conn.execute(
+                self._insert(notes)
+                .values(
+                    event_id=routed.event_id, lead_id=routed.lead_id, body=routed.briefing, created_at=now
+                )
+                .on_conflict_do_nothing(index_elements=["event_id"])
+            )
+            if noted.rowcount != 1:
+                return WriteOutcome(self.name, routed.lead_id, WriteAction.UNCHANGED)
             current = (
                 (await conn.execute(select(records).where(records.c.lead_id == routed.lead_id)))
                 .mappings()
                 .first()
             )
-            # The note is the write marker: any event already written is skipped, even an older
-            # one redelivered after a newer decision (it must not overwrite it).
-            written = await conn.scalar(select(notes.c.event_id).where(notes.c.event_id == routed.event_id))
-            if written is not None:
-                return WriteOutcome(self.name, routed.lead_id, WriteAction.UNCHANGED)
             locked = bool(current and current["locked"])
             values: dict[str, Any] = {
                 "name": routed.lead.person.name,
@@ -126,16 +134,6 @@ class LocalCrm:
                     index_elements=["lead_id"], set_={**values, "writes": records.c.writes + 1}
                 )
             )
-            await conn.execute(
-                self._insert(notes)
-                .values(
-                    event_id=routed.event_id,
-                    lead_id=routed.lead_id,
-                    body=routed.briefing,
-                    created_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["event_id"])
-            )
         action = WriteAction.LOCKED if locked else WriteAction.UPDATED if current else WriteAction.CREATED
         return WriteOutcome(self.name, routed.lead_id, action)
 
@@ -146,7 +144,7 @@ class LocalCrm:
             async with self._engine.begin() as conn:
                 await conn.execute(notes.delete().where(notes.c.lead_id == lead_id))
                 await conn.execute(records.delete().where(records.c.lead_id == lead_id))
-        except SQLAlchemyError as exc:
+        except DRIVER_ERRORS as exc:
             raise RetriableConnectorError(f"local crm: {exc.__class__.__name__}") from exc
 
     async def lock(self, lead_id: str, locked: bool = True) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,6 +19,17 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+# What a database failure can raise. SQLAlchemy wraps the driver's errors on a live connection,
+# but not while connecting through asyncpg: a refused connection is an OSError, a server still
+# starting up or out of connection slots an asyncpg error.
+DRIVER_ERRORS: tuple[type[Exception], ...] = (
+    SQLAlchemyError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
 def translated(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """Any database error becomes StoreUnavailable (retriable), named by its class only:
     the driver's message can quote SQL parameters, and with them a lead's email."""
@@ -25,15 +38,50 @@ def translated(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await fn(*args, **kwargs)
-        except SQLAlchemyError as exc:
+        except DRIVER_ERRORS as exc:
             raise StoreUnavailable(f"store {fn.__name__}: {exc.__class__.__name__}") from exc
 
     return wrapper
 
 
-def make_engine(url: str) -> AsyncEngine:
+@dataclass(frozen=True)
+class PoolSettings:
+    """Connections each process keeps to a server database (PostgreSQL); SQLite ignores them."""
+
+    size: int = 5
+    max_overflow: int = 10  # more under a burst, closed again when idle
+    timeout: float = 30.0  # seconds to wait for a free connection before failing (retriable)
+
+
+def _without_nul(parameters: Any) -> Any:
+    if isinstance(parameters, str):
+        return parameters.replace("\x00", "")
+    if isinstance(parameters, dict):
+        return {k: _without_nul(v) for k, v in parameters.items()}
+    if isinstance(parameters, list | tuple):
+        return type(parameters)(_without_nul(v) for v in parameters)
+    return parameters
+
+
+def make_engine(url: str, pool: PoolSettings | None = None) -> AsyncEngine:
     if not url.startswith("sqlite"):
-        return create_async_engine(url, pool_pre_ping=True)
+        pool = pool or PoolSettings()
+        engine = create_async_engine(
+            url,
+            pool_pre_ping=True,  # a connection the server dropped (restart, failover) is replaced
+            pool_size=pool.size,
+            max_overflow=pool.max_overflow,
+            pool_timeout=pool.timeout,
+        )
+
+        @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+        def _strip_nul(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> Any:
+            # PostgreSQL text cannot hold NUL (SQLite can, and a sender can put one in a name): a
+            # lead whose text has one would fail on every retry, so it is stored without it.
+            # JSON is serialised before this point, where NUL is the escape \u0000, and kept.
+            return statement, _without_nul(parameters)
+
+        return engine
     engine = create_async_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -1,4 +1,4 @@
-"""SQLAlchemy store: SQLite by default, PostgreSQL at scale (same code)."""
+"""SQLAlchemy store: SQLite by default, PostgreSQL at scale (same code, schema by Alembic)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connectors.store.engine import translated, upsert
+from connectors.store.migrate import prepare
 from connectors.store.routing import (
     FollowUps,
     Outgoing,
@@ -38,7 +39,6 @@ from connectors.store.routing import (
     feedback,
     local_days,
     notifications,
-    routing_metadata,
     slas,
 )
 from schemas.decision import RotationState, Take
@@ -213,15 +213,14 @@ def _lead_row(routed: LeadRouted) -> dict[str, Any]:
 
 
 class SqlStore(FollowUps):
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, migrate: bool = True) -> None:
         self.engine = engine
         self._insert = upsert(engine)
+        self._migrate = migrate
 
-    @translated
     async def start(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-            await conn.run_sync(routing_metadata.create_all)
+        """Upgrade the schema to head, or with ``migrate=False`` check that it is there."""
+        await prepare(self.engine, migrate=self._migrate)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -20,8 +20,8 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url)
     await LocalCrm(engine).start()
     rows = [
         ("l1", "Atlas Freight", "ana", "qualified", 0),

@@ -1,45 +1,23 @@
-"""The SQL store on SQLite: decisions, the lead view, and rotation shared by replicas."""
+"""The SQL store's contract, on SQLite and on PostgreSQL: decisions, the lead view, inbound claims,
+and rotation shared by replicas."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 
 from connectors.store.engine import make_engine
-from connectors.store.sql import LeadFilter, SqlStore
-from schemas.decision import Evaluation, Fit, FitResult, RoutingDecision, Status
-from schemas.events import LeadRouted
-from schemas.lead import Lead
-
-T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-
-
-def routed(
-    n: int, *, lead_id: str | None = None, status: Status = Status.QUALIFIED, source: str = "web"
-) -> LeadRouted:
-    fit = FitResult(status=Fit.YES, reason="fits")
-    return LeadRouted(
-        event_id=f"ev-{n}",
-        lead_id=lead_id or f"lead-{n}",
-        received_at=T0 + timedelta(minutes=n),
-        decided_at=T0 + timedelta(minutes=n, seconds=1),
-        config_version="cfg",
-        lead=Lead(person={"email": f"p{n}@example.com"}, source=source),  # type: ignore[arg-type]
-        evaluation=Evaluation(
-            icp=fit, persona=fit, engagement=10, score=80, tier="hot", status=status, reasons=("fits",)
-        ),
-        routing=RoutingDecision(rule_id="r", owner="ana", team="T", reason="next"),
-        briefing="brief",
-    )
+from connectors.store.sql import Claim, LeadFilter, SqlStore
+from schemas.decision import Status
+from tests.connectors.store.examples import T0, routed
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    s = SqlStore(make_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"))
+async def store(database_url: str) -> AsyncIterator[SqlStore]:
+    s = SqlStore(make_engine(database_url))
     await s.start()
     yield s
     await s.close()
@@ -95,9 +73,8 @@ async def test_list_filters_and_orders_newest_first(store: SqlStore) -> None:
     assert len(await store.list_leads(LeadFilter(limit=2))) == 2
 
 
-async def test_rotation_gives_each_turn_once_across_replicas(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-    replicas = [SqlStore(make_engine(url)) for _ in range(3)]
+async def test_rotation_gives_each_turn_once_across_replicas(database_url: str) -> None:
+    replicas = [SqlStore(make_engine(database_url)) for _ in range(3)]
     for replica in replicas:
         await replica.start()
     try:
@@ -108,3 +85,71 @@ async def test_rotation_gives_each_turn_once_across_replicas(tmp_path: Path) -> 
             await replica.close()
     assert sorted(turns) == list(range(60))
     assert other == 0
+
+
+async def test_racing_replicas_record_one_decision_and_all_return_it(database_url: str) -> None:
+    replicas = [SqlStore(make_engine(database_url)) for _ in range(4)]
+    for replica in replicas:
+        await replica.start()
+    try:
+        # Four workers decided the same event differently (a rebalance redelivered it).
+        rivals = [routed(1).model_copy(update={"briefing": f"brief {i}"}) for i in range(4)]
+        standing = await asyncio.gather(
+            *(r.record_decision(d) for r, d in zip(replicas, rivals, strict=True))
+        )
+        assert len({s.briefing for s in standing}) == 1
+        assert await replicas[0].count_decisions() == 1
+        lead = await replicas[0].get_lead("lead-1")
+        assert lead is not None and lead["briefing"] == standing[0].briefing
+    finally:
+        for replica in replicas:
+            await replica.close()
+
+
+async def test_a_nul_character_in_lead_text_does_not_fail_the_lead(store: SqlStore) -> None:
+    # PostgreSQL text cannot hold NUL (SQLite can): the store drops it rather than fail forever.
+    await store.record_decision(routed(1).model_copy(update={"briefing": "brief\x00ing"}))
+    lead = await store.get_lead("lead-1")
+    assert lead is not None and lead["briefing"].replace("\x00", "") == "briefing"
+    decision = await store.decision_for_event("ev-1")
+    assert decision is not None and decision.briefing.replace("\x00", "") == "briefing"
+
+
+async def test_a_delivery_is_claimed_once_then_seen_as_a_duplicate(store: SqlStore) -> None:
+    stale = timedelta(minutes=1)
+    assert await store.claim_inbound("hubspot", "e1", T0, stale, "d1") == Claim.NEW
+    assert await store.claim_inbound("hubspot", "e1", T0, stale, "d1") == Claim.IN_PROGRESS
+    await store.confirm_inbound("hubspot", "e1")
+    assert await store.claim_inbound("hubspot", "e1", T0, stale, "d1") == Claim.DUPLICATE
+    assert await store.claim_inbound("hubspot", "e1", T0, stale, "other") == Claim.CONFLICT
+    assert await store.claim_inbound("typeform", "e1", T0, stale, "d1") == Claim.NEW  # ids are per source
+
+
+async def test_a_stale_claim_is_taken_over_and_a_released_one_forgotten(store: SqlStore) -> None:
+    stale = timedelta(minutes=1)
+    assert await store.claim_inbound("web", "e1", T0, stale) == Claim.NEW
+    # The claimer died mid-publish; the sender's retry after the stale period takes it over.
+    assert await store.claim_inbound("web", "e1", T0 + timedelta(seconds=30), stale) == Claim.IN_PROGRESS
+    assert await store.claim_inbound("web", "e1", T0 + timedelta(minutes=2), stale) == Claim.NEW
+    await store.release_inbound("web", "e1")  # publishing failed
+    assert await store.claim_inbound("web", "e1", T0 + timedelta(minutes=2), stale) == Claim.NEW
+    await store.confirm_inbound("web", "e1")
+    await store.release_inbound("web", "e1")  # never forgets a published one
+    assert await store.claim_inbound("web", "e1", T0, stale) == Claim.DUPLICATE
+    assert await store.prune_inbound(T0 + timedelta(minutes=3)) == 1
+    assert await store.claim_inbound("web", "e1", T0, stale) == Claim.NEW
+
+
+async def test_racing_claims_of_one_delivery_across_replicas_give_one_new(database_url: str) -> None:
+    replicas = [SqlStore(make_engine(database_url)) for _ in range(4)]
+    for replica in replicas:
+        await replica.start()
+    try:
+        claims = await asyncio.gather(
+            *(replicas[i % 4].claim_inbound("web", "storm", T0, timedelta(minutes=1), "d") for i in range(20))
+        )
+    finally:
+        for replica in replicas:
+            await replica.close()
+    assert sorted(claims).count(Claim.NEW) == 1
+    assert set(claims) == {Claim.NEW, Claim.IN_PROGRESS}
