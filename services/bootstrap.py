@@ -11,6 +11,7 @@ from connectors.bus import Bus
 from connectors.bus.kafka import KafkaBus, KafkaSettings
 from connectors.bus.sqlite import SqliteBus
 from connectors.crm import CrmWriter
+from connectors.crm.hubspot import HubSpotCrm
 from connectors.crm.local import LocalCrm
 from connectors.enrichment import Waterfall, build_waterfall
 from connectors.enrichment.crm import LocalAccounts
@@ -29,8 +30,9 @@ class Container:
     config: LeadflowConfig
     bus: Bus
     store: SqlStore
-    crm: CrmWriter
+    crm: CrmWriter  # crm.yaml's default CRM
     enricher: Enricher | None = None
+    crms: dict[str, CrmWriter] = field(default_factory=dict)  # every CRM crm.yaml writes to, by name
     _owned: list[Bus | SqlStore | CrmWriter] = field(default_factory=list)
 
     def current_config(self) -> LeadflowConfig:
@@ -55,6 +57,22 @@ def make_bus(settings: Settings) -> Bus:
     return SqliteBus(settings.data_dir / "bus.db")
 
 
+class CrmNotConfigured(RuntimeError):
+    """crm.yaml sends leads to a CRM whose credentials are not set."""
+
+
+def make_crm(name: str, settings: Settings, config: LeadflowConfig, store: SqlStore) -> CrmWriter:
+    if name == "local":
+        return LocalCrm(store.engine)
+    if name == "hubspot":
+        if settings.hubspot_token is None:
+            raise CrmNotConfigured("crm.yaml writes leads to HubSpot but LEADFLOW_HUBSPOT_TOKEN is not set")
+        return HubSpotCrm(
+            settings.hubspot_token.get_secret_value(), config.crm.hubspot, base_url=settings.hubspot_base_url
+        )
+    raise CrmNotConfigured(f"crm.yaml writes leads to {name}, which this build has no connector for")
+
+
 async def bootstrap(
     settings: Settings,
     *,
@@ -76,10 +94,16 @@ async def bootstrap(
             bus = make_bus(settings)
             await bus.start()
             owned.append(bus)
+        crms: dict[str, CrmWriter] = {}
         if crm is None:
-            crm = LocalCrm(store.engine)
-            await crm.start()
-            owned.append(crm)
+            wanted = {config.crm.default, *config.crm.sources.values()}
+            for name in sorted(wanted):
+                crms[name] = make_crm(name, settings, config, store)
+                await crms[name].start()
+                owned.append(crms[name])
+            crm = crms[config.crm.default]
+        else:
+            crms[crm.name] = crm
         enricher = build_waterfall(
             config.enrichment,
             config_dir=settings.config_dir,
@@ -90,4 +114,4 @@ async def bootstrap(
         for part in reversed(owned):
             await part.close()
         raise
-    return Container(settings, config, bus, store, crm, enricher, _owned=owned)
+    return Container(settings, config, bus, store, crm, enricher, crms, _owned=owned)

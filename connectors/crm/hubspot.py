@@ -20,6 +20,7 @@ found, so one bad record fails alone and the rest of the batch is written.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -65,9 +66,18 @@ class HubSpotCrm(HubSpotReader):
         self.config = config
         self.guard = guard or Guard(self.name, limits_from(config))
         super().__init__(HubSpotApi(token, self.guard, base_url), config)
+        self._ready, self._ready_lock = False, asyncio.Lock()
 
     async def start(self) -> None:
-        await ensure_properties(self.api, self.config)
+        """Nothing on the network: a process must start (and serve probes) while HubSpot is away.
+        The properties are checked, and created if missing, before the first write."""
+        return None
+
+    async def _ensure_ready(self) -> None:
+        async with self._ready_lock:
+            if not self._ready:
+                await ensure_properties(self.api, self.config)
+                self._ready = True
 
     async def close(self) -> None:
         await self.api.close()
@@ -79,6 +89,7 @@ class HubSpotCrm(HubSpotReader):
         return result
 
     async def write_many(self, batch: Sequence[LeadRouted]) -> list[BatchResult]:
+        await self._ensure_ready()
         results: list[BatchResult | None] = [None] * len(batch)
         targets = [target_for(i, routed, self.config) for i, routed in enumerate(batch)]
         await self._read(targets, results)
