@@ -163,4 +163,7 @@ def demo(
 
 
 def main() -> None:
+    from services.cli_replay import register
+
+    register(app)
     app()
