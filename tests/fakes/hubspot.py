@@ -445,8 +445,11 @@ class HubSpotFake:
             if request.method == "PATCH":
                 assert body is not None
                 return JSONResponse(self._view(self._update(kind, record, body["properties"])))
-            wanted = request.query_params.get("properties")
-            return JSONResponse(self._view(record, wanted.split(",") if wanted else None))
+            # HubSpot takes ?properties=a,b and ?properties=a&properties=b alike.
+            wanted = [
+                p for given in request.query_params.getlist("properties") for p in given.split(",") if p
+            ]
+            return JSONResponse(self._view(record, wanted or None))
 
         return await self._handle(request, work)
 
