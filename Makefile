@@ -29,6 +29,7 @@ test: setup lint typecheck
 bench: setup
 	$(BIN)/python -m tests.bench.bench_evaluate
 	$(BIN)/python -m tests.bench.bench_enrich
+	$(BIN)/python -m tests.bench.bench_writer
 
 lint: setup
 	$(BIN)/ruff check .

@@ -103,6 +103,8 @@ class HubSpotFake:
         self._openapi = OpenAPI.from_dict(spec)
         self._search_schema = OAS30Validator(spec["components"]["schemas"]["SearchRequest"])
         self._arrivals: deque[float] = deque()
+        # (object type, unique property) -> value -> object id: lookups stay O(1) at 10,000s of records.
+        self._index: dict[tuple[str, str], dict[str, str]] = {}
         self._ids = itertools.count(1001)
         if not self.owners:
             self.owners = [
@@ -260,9 +262,26 @@ class HubSpotFake:
         if id_property not in self._unique(kind):
             self._refuse(400, f"{id_property} is not a unique property of {kind}")
         wanted = value.lower() if id_property == "email" else value
-        return next(
-            (o for o in self.objects[kind].values() if o["properties"].get(id_property) == wanted), None
-        )
+        object_id = self._index_of(kind, id_property).get(wanted)
+        return self.objects[kind].get(object_id) if object_id else None
+
+    def _index_of(self, kind: str, prop: str) -> dict[str, str]:
+        if (kind, prop) not in self._index:
+            self._index[(kind, prop)] = {
+                str(o["properties"][prop]): i
+                for i, o in self.objects[kind].items()
+                if o["properties"].get(prop)
+            }
+        return self._index[(kind, prop)]
+
+    def _reindex(self, kind: str, record: dict[str, Any], old: dict[str, Any]) -> None:
+        for (k, prop), index in self._index.items():
+            if k != kind:
+                continue
+            if old.get(prop) and index.get(str(old[prop])) == record["id"]:
+                del index[str(old[prop])]
+            if record["properties"].get(prop):
+                index[str(record["properties"][prop])] = record["id"]
 
     def _check_props(self, kind: str, props: dict[str, Any], own_id: str | None = None) -> dict[str, Any]:
         props = {k: (v.lower() if k == "email" and v else v) for k, v in props.items()}
@@ -272,9 +291,8 @@ class HubSpotFake:
             raise Refused(error(400, f"Property values were not valid: {owner} is not a valid owner id"))
         for name in self._unique(kind) - {"hs_object_id"}:
             value = props.get(name)
-            if value and any(
-                o["id"] != own_id and o["properties"].get(name) == value for o in self.objects[kind].values()
-            ):
+            holder = self._index_of(kind, name).get(str(value)) if value else None
+            if holder is not None and holder != own_id:
                 raise Refused(error(409, f"A {kind[:-1]} with {name} {value} already exists", "CONFLICT"))
         return props
 
@@ -289,11 +307,14 @@ class HubSpotFake:
             "archived": False,
         }
         self.objects[kind][object_id] = record
+        self._reindex(kind, record, {})
         return record
 
     def _update(self, kind: str, record: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+        old = dict(record["properties"])
         record["properties"].update(self._check_props(kind, props, record["id"]))
         record["updatedAt"] = _now()
+        self._reindex(kind, record, old)
         return record
 
     @staticmethod
@@ -499,6 +520,7 @@ class HubSpotFake:
             if record is None:
                 return error(404, "Object not found", "OBJECT_NOT_FOUND")
             del self.objects["contacts"][record["id"]]
+            self._reindex("contacts", {"id": record["id"], "properties": {}}, record["properties"])
             self.associations = {a for a in self.associations if record["id"] not in (a[1], a[3])}
             return Response(status_code=204)
 
