@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python -m tests.bench.bench_evaluate
 	$(BIN)/python -m tests.bench.bench_enrich
 	$(BIN)/python -m tests.bench.bench_train
+	$(BIN)/python -m tests.bench.bench_writer
 
 lint: setup
 	$(BIN)/ruff check .

@@ -32,11 +32,41 @@ class CrmLimits(Strict):
     breaker_reset_seconds: float = Field(default=30.0, gt=0)
 
 
+# What Leadflow writes on a HubSpot contact, and the default internal property names.
+HUBSPOT_FIELDS = {
+    "score": "leadflow_score",
+    "tier": "leadflow_tier",
+    "status": "leadflow_status",
+    "icp_status": "leadflow_icp_status",
+    "persona_status": "leadflow_persona_status",
+    "reasons": "leadflow_reasons",
+    "config_version": "leadflow_config_version",
+    "model_version": "leadflow_model_version",
+    "last_event_id": "leadflow_last_event_id",
+    "decided_at": "leadflow_decided_at",
+    "lead_id": "leadflow_lead_id",
+    "locked": "leadflow_locked",
+}
+HubSpotField = Literal[
+    "score", "tier", "status", "icp_status", "persona_status", "reasons", "config_version",
+    "model_version", "last_event_id", "decided_at", "lead_id", "locked",
+]  # fmt: skip
+
+
 class HubSpotCrm(Strict):
-    property_group: str = "leadflow"
-    # Leadflow field -> HubSpot contact property internal name (created on first start if missing).
-    properties: dict[str, str] = Field(default_factory=dict)
-    limits: CrmLimits = CrmLimits()
+    """HubSpot: the property group and contact properties Leadflow creates on start if missing."""
+
+    property_group: str = Field(default="leadflow", pattern=r"^[a-z][a-z0-9_]{0,99}$")
+    # Leadflow field -> contact property internal name; fields not named here use HUBSPOT_FIELDS.
+    properties: dict[HubSpotField, str] = Field(default_factory=dict)
+    # The unique-value property on notes and tasks that makes their creation idempotent.
+    event_id_property: str = Field(default="leadflow_event_id", pattern=r"^[a-z][a-z0-9_]{0,99}$")
+    # Owner ids by Leadflow owner name (routing.yaml members); a name not here is used as the id.
+    owners: dict[str, str] = Field(default_factory=dict)
+    limits: CrmLimits = CrmLimits(daily=250_000)
+
+    def property_for(self, field: HubSpotField) -> str:
+        return self.properties.get(field, HUBSPOT_FIELDS[field])
 
 
 class SalesforceCrm(Strict):

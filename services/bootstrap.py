@@ -14,6 +14,7 @@ from connectors.bus import Bus
 from connectors.bus.kafka import KafkaBus, KafkaSettings
 from connectors.bus.sqlite import SqliteBus
 from connectors.crm import CrmWriter
+from connectors.crm.hubspot import HubSpotCrm
 from connectors.crm.local import LocalCrm
 from connectors.enrichment import Waterfall, build_waterfall
 from connectors.enrichment.crm import LocalAccounts
@@ -35,9 +36,10 @@ class Container:
     config: LeadflowConfig
     bus: Bus
     store: SqlStore
-    crm: CrmWriter
+    crm: CrmWriter  # crm.yaml's default CRM
     enricher: Enricher | None = None
     champion: Callable[[], Model | None] | None = None  # the registry's champion (var/models)
+    crms: dict[str, CrmWriter] = field(default_factory=dict)  # every CRM crm.yaml writes to, by name
     _owned: list[Bus | SqlStore | CrmWriter] = field(default_factory=list)
 
     _retired: list[Enricher] = field(default_factory=list)
@@ -91,6 +93,22 @@ def make_enricher(settings: Settings, config: LeadflowConfig, store: SqlStore) -
     )
 
 
+class CrmNotConfigured(RuntimeError):
+    """crm.yaml sends leads to a CRM whose credentials are not set."""
+
+
+def make_crm(name: str, settings: Settings, config: LeadflowConfig, store: SqlStore) -> CrmWriter:
+    if name == "local":
+        return LocalCrm(store.engine, migrate=settings.migrate_on_start)
+    if name == "hubspot":
+        if settings.hubspot_token is None:
+            raise CrmNotConfigured("crm.yaml writes leads to HubSpot but LEADFLOW_HUBSPOT_TOKEN is not set")
+        return HubSpotCrm(
+            settings.hubspot_token.get_secret_value(), config.crm.hubspot, base_url=settings.hubspot_base_url
+        )
+    raise CrmNotConfigured(f"crm.yaml writes leads to {name}, which this build has no connector for")
+
+
 async def bootstrap(
     settings: Settings,
     *,
@@ -113,14 +131,20 @@ async def bootstrap(
             await bus.start()
             owned.append(bus)
         bus = TracedBus(bus)  # publish latency, and the trace context on every message
+        crms: dict[str, CrmWriter] = {}
         if crm is None:
-            crm = LocalCrm(store.engine, migrate=settings.migrate_on_start)
-            await crm.start()
-            owned.append(crm)
+            wanted = {config.crm.default, *config.crm.sources.values()}
+            for name in sorted(wanted):
+                crms[name] = make_crm(name, settings, config, store)
+                await crms[name].start()
+                owned.append(crms[name])
+            crm = crms[config.crm.default]
+        else:
+            crms[crm.name] = crm
         enricher = make_enricher(settings, config, store)
     except BaseException:
         for part in reversed(owned):
             await part.close()
         raise
     champion = Champion(settings.data_dir / "models")
-    return Container(settings, config, bus, store, crm, enricher, champion, _owned=owned)
+    return Container(settings, config, bus, store, crm, enricher, champion, crms, _owned=owned)

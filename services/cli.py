@@ -283,4 +283,7 @@ cli_model.register(app)  # train, backtest, model list|promote|drift
 
 
 def main() -> None:
+    from services.cli_replay import register
+
+    register(app)
     app()

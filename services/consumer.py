@@ -13,8 +13,9 @@ import contextlib
 import random
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from connectors.bus import Bus, Consumer, Message
 from connectors.errors import BusUnavailable, FatalConnectorError, RetriableConnectorError
@@ -24,6 +25,10 @@ from services.errors import PoisonEvent
 from services.logs import bound, get_logger
 
 Handler = Callable[[Message], Awaitable[None]]
+DeadLetterFn = Callable[[Message, BaseException], Awaitable[None]]
+# Takes a whole fetched batch (e.g. to write it through a CRM's batch endpoints); it dead-letters
+# what fails on its own with the function it is given, and raises to have the batch redelivered.
+BatchHandler = Callable[[Sequence[Message], DeadLetterFn], Coroutine[Any, Any, None]]
 
 
 def backoff(attempt: int, base: float = 0.2, cap: float = 10.0) -> float:
@@ -42,10 +47,12 @@ class ConsumerLoop:
         max_attempts: int = 5,
         batch_size: int = 200,
         lag_every: float = 5.0,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self._bus, self._topics, self._group, self._handler = bus, tuple(topics), group, handler
         self._max_attempts = max_attempts
         self._batch_size = batch_size
+        self._batch_handler = batch_handler
         self._log = get_logger(consumer=group)
         self.handled = 0
         self.dead_lettered = 0
@@ -84,6 +91,10 @@ class ConsumerLoop:
             await self._measure_lag(consumer)
             if not messages:
                 continue
+            if self._batch_handler is not None:
+                if await self._whole_batch(messages, stop):
+                    await consumer.commit(messages)
+                continue
             by_key: dict[str | None, list[Message]] = defaultdict(list)
             for message in messages:
                 by_key[message.key].append(message)
@@ -104,6 +115,26 @@ class ConsumerLoop:
             return
         self._lag_at = now
         metrics.lag(self._group, await consumer.lag())
+
+    async def _whole_batch(self, messages: list[Message], stop: asyncio.Event) -> bool:
+        """Run the batch handler; False (nothing committed) when asked to stop before it finished,
+        since a batch handler may be waiting for a CRM to come back."""
+        assert self._batch_handler is not None
+        work = asyncio.create_task(self._batch_handler(messages, self._dead_letter))
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+        if work.cancelled():
+            return False
+        work.result()  # raise the handler's error: the batch is redelivered
+        self.handled += len(messages)
+        return True
 
     async def _in_order(self, chain: list[Message]) -> None:
         for message in chain:

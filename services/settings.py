@@ -49,6 +49,10 @@ class Settings(BaseSettings):
         ),
     )
 
+    # CRM credentials (crm.yaml says which CRM each source's leads go to). Never in YAML.
+    hubspot_token: SecretStr | None = None  # a private app's access token
+    hubspot_base_url: str | None = None  # default https://api.hubapi.com; tests point it at a fake
+
     # Per-source webhook secrets. Never in YAML, never logged.
     hubspot_client_secret: SecretStr | None = None
     mailgun_signing_key: SecretStr | None = None

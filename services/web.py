@@ -99,9 +99,17 @@ def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop
             )
         )
     if "writer" in roles:
-        writer = Writer(container.store, container.crm)
+        writer = Writer(container.store, container.crm, crms=container.crms,
+                        crm_for=container.config.crm.crm_for, max_attempts=attempts)  # fmt: skip
         loops.append(
-            ConsumerLoop(container.bus, [TOPIC_ROUTED], WRITER_GROUP, writer.handle, max_attempts=attempts)
+            ConsumerLoop(
+                container.bus,
+                [TOPIC_ROUTED],
+                WRITER_GROUP,
+                writer.handle,
+                max_attempts=attempts,
+                batch_handler=writer.handle_batch,
+            )
         )
     return loops
 

@@ -1,0 +1,263 @@
+"""HubSpot write-back through hubspot-api-client, in batches of up to 100 events.
+
+One ``write_many`` is at most six calls, whatever the batch size (100 events per call):
+
+1. batch read the contacts (by HubSpot id, email, or Leadflow lead id): lock, last event id,
+   decided-at;
+2. batch upsert the missing ones by email (or lead id) with who they are, nothing decided yet;
+3. batch upsert the briefing notes, and the first-touch tasks, by their unique event-id property;
+4. batch associate them to the contacts (note->contact 202, task->contact 204);
+5. batch update the contacts: score, tier, status, reasons, versions, owner, last event id.
+
+The contact's last event id is written last, so an event whose contact already carries it was
+written whole and is skipped; any crash before that redoes the event, and the notes and tasks,
+upserted by event id, are never doubled. A contact decided later than the event (an older event
+redelivered) keeps its newer decision. A locked contact keeps its status and owner.
+
+A call HubSpot refuses as a whole (a 4xx) is split in halves until the refused records are
+found, so one bad record fails alone and the rest of the batch is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from connectors.crm import BatchResult, WriteAction, WriteOutcome
+from connectors.crm.hubspot_api import HubSpotApi, HubSpotRejected
+from connectors.crm.hubspot_props import ensure_properties
+from connectors.crm.hubspot_reader import HubSpotReader
+from connectors.crm.hubspot_records import (
+    NOTE_TO_CONTACT,
+    TASK_TO_CONTACT,
+    FindBy,
+    Target,
+    association,
+    contact_properties,
+    identity_properties,
+    is_locked,
+    note_input,
+    owner_id,
+    parse_time,
+    target_for,
+    task_input,
+)
+from connectors.crm.resilience import Guard, Limits
+from connectors.errors import ConnectorError, FatalConnectorError
+from schemas.crm import HubSpotCrm as HubSpotConfig
+from schemas.events import LeadRouted
+
+T = TypeVar("T")
+MAX_BATCH = 100  # HubSpot's batch endpoints take up to 100 inputs
+
+
+def limits_from(config: HubSpotConfig) -> Limits:
+    return Limits(**config.limits.model_dump())
+
+
+class HubSpotCrm(HubSpotReader):
+    name = "hubspot"
+    max_batch = MAX_BATCH
+
+    def __init__(
+        self, token: str, config: HubSpotConfig, *, base_url: str | None = None, guard: Guard | None = None
+    ) -> None:
+        self.config = config
+        self.guard = guard or Guard(self.name, limits_from(config))
+        super().__init__(HubSpotApi(token, self.guard, base_url), config)
+        self._ready, self._ready_lock = False, asyncio.Lock()
+
+    async def start(self) -> None:
+        """Nothing on the network: a process must start (and serve probes) while HubSpot is away.
+        The properties are checked, and created if missing, before the first write."""
+        return None
+
+    async def _ensure_ready(self) -> None:
+        async with self._ready_lock:
+            if not self._ready:
+                await ensure_properties(self.api, self.config)
+                self._ready = True
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    async def write(self, routed: LeadRouted) -> WriteOutcome:
+        (result,) = await self.write_many([routed])
+        if isinstance(result, ConnectorError):
+            raise result
+        return result
+
+    async def write_many(self, batch: Sequence[LeadRouted]) -> list[BatchResult]:
+        await self._ensure_ready()
+        results: list[BatchResult | None] = [None] * len(batch)
+        targets = [target_for(i, routed, self.config) for i, routed in enumerate(batch)]
+        await self._read(targets, results)
+        await self._create([t for t in targets if results[t.index] is None and t.contact_id is None], results)
+        todo = [t for t in targets if results[t.index] is None]
+        # Skipped whole: the contact's last event id is this event (written last, so all was done).
+        for t in todo:
+            if t.current.get(self.config.property_for("last_event_id")) == t.routed.event_id:
+                results[t.index] = WriteOutcome(self.name, str(t.contact_id), WriteAction.UNCHANGED)
+        todo = [t for t in todo if results[t.index] is None]
+        await self._notes_and_tasks(todo, results)
+        todo = [t for t in todo if results[t.index] is None]
+        await self._update(todo, results)
+        assert all(r is not None for r in results)
+        return [r for r in results if r is not None]
+
+    # -- steps -----------------------------------------------------------------------------
+
+    async def _read(self, targets: list[Target], results: list[BatchResult | None]) -> None:
+        wanted = [self.config.property_for(f) for f in ("locked", "last_event_id", "decided_at", "lead_id")]
+        wanted += ["email", "hubspot_owner_id"]
+        lead_prop = self.config.property_for("lead_id")
+        for by in ("id", "email", "lead_id"):
+            group = [t for t in targets if t.by == by]
+            if not group:
+                continue
+            body: dict[str, Any] = {"inputs": [{"id": t.key} for t in group], "properties": wanted}
+            if by != "id":
+                body["idProperty"] = "email" if by == "email" else lead_prop
+            answer = await self.api.call("contacts.read", self.api.contacts_batch.read, body)
+            found: dict[str, dict[str, Any]] = {}
+            for record in answer.get("results", []):
+                props = record.get("properties") or {}
+                key = (
+                    record["id"]
+                    if by == "id"
+                    else str(props.get("email" if by == "email" else lead_prop) or "")
+                )
+                found[key.lower() if by == "email" else key] = record
+            for t in group:
+                record = found.get(t.key)
+                if record is not None:
+                    t.contact_id, t.current = str(record["id"]), record.get("properties") or {}
+                elif by == "id":
+                    results[t.index] = HubSpotRejected(f"hubspot: contact {t.key} not found", 404)
+
+    async def _create(self, missing: list[Target], results: list[BatchResult | None]) -> None:
+        """Upsert by email (or lead id): a crash after it finds the contact on the next try."""
+        lead_prop = self.config.property_for("lead_id")
+        ways: tuple[tuple[FindBy, str], ...] = (("email", "email"), ("lead_id", lead_prop))
+        for by, id_property in ways:
+            group = [t for t in missing if t.by == by]
+
+            async def upsert(items: list[Target], id_property: str = id_property, by: FindBy = by) -> None:
+                inputs = [
+                    {
+                        "idProperty": id_property,
+                        "id": t.key,
+                        "properties": identity_properties(t, self.config),
+                    }
+                    for t in items
+                ]
+                answer = await self.api.call(
+                    "contacts.upsert", self.api.contacts_batch.upsert, {"inputs": inputs}
+                )
+                ids = {}
+                for record in answer.get("results", []):
+                    key = str((record.get("properties") or {}).get(id_property) or "")
+                    ids[key.lower() if by == "email" else key] = str(record["id"])
+                for t in items:
+                    t.contact_id = ids.get(t.key)
+                    if t.contact_id is None:
+                        results[t.index] = FatalConnectorError("hubspot: upsert returned no contact")
+
+            if group:
+                await self._split(group, upsert, results)
+
+    async def _notes_and_tasks(self, todo: list[Target], results: list[BatchResult | None]) -> None:
+        for kind, batch_api, type_id in (
+            ("notes", self.api.notes_batch, NOTE_TO_CONTACT),
+            ("tasks", self.api.tasks_batch, TASK_TO_CONTACT),
+        ):
+            group = [t for t in todo if results[t.index] is None]
+            if kind == "tasks":
+                group = [t for t in group if t.routed.routing.first_touch_due is not None]
+            if not group:
+                continue
+
+            async def upsert_and_link(
+                items: list[Target], kind: str = kind, batch_api: Any = batch_api, type_id: int = type_id
+            ) -> None:
+                make = note_input if kind == "notes" else task_input
+                inputs = [make(t.routed, self.config, self._owner(t)) for t in items]
+                answer = await self.api.call(f"{kind}.upsert", batch_api.upsert, {"inputs": inputs})
+                prop = self.config.event_id_property
+                ids = {
+                    str((r.get("properties") or {}).get(prop)): str(r["id"])
+                    for r in answer.get("results", [])
+                }
+                links = [association(ids[t.routed.event_id], str(t.contact_id), type_id) for t in items
+                         if t.routed.event_id in ids]  # fmt: skip
+                for t in items:
+                    if t.routed.event_id not in ids:
+                        results[t.index] = FatalConnectorError(f"hubspot: {kind} upsert returned no record")
+                if links:
+                    await self.api.call(
+                        f"{kind}.associate", self.api.associations.create, kind, "contacts", {"inputs": links}
+                    )
+
+            await self._split(group, upsert_and_link, results)
+
+    async def _update(self, todo: list[Target], results: list[BatchResult | None]) -> None:
+        decided = self.config.property_for("decided_at")
+        updates: dict[str, Target] = {}
+        for t in todo:
+            written_at = parse_time(t.current.get(decided))
+            if written_at is not None and written_at > t.routed.decided_at:
+                # An older event redelivered after a newer one: its note is there, the newer decision stays.
+                results[t.index] = WriteOutcome(self.name, str(t.contact_id), WriteAction.UNCHANGED)
+            else:
+                # Two leads of one batch on one contact: the later event's decision is the one kept.
+                updates[str(t.contact_id)] = t
+
+        async def update(items: list[Target]) -> None:
+            inputs = [
+                {
+                    "id": str(t.contact_id),
+                    "properties": contact_properties(
+                        t.routed, self.config, locked=is_locked(t.current, self.config)
+                    ),
+                }
+                for t in items
+            ]
+            await self.api.call("contacts.update", self.api.contacts_batch.update, {"inputs": inputs})
+
+        if updates:
+            await self._split(list(updates.values()), update, results)
+        for t in todo:
+            if results[t.index] is None:
+                action = (
+                    WriteAction.LOCKED
+                    if is_locked(t.current, self.config)
+                    else WriteAction.UPDATED
+                    if t.current.get(self.config.property_for("last_event_id"))
+                    else WriteAction.CREATED
+                )
+                results[t.index] = WriteOutcome(self.name, str(t.contact_id), action)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _owner(self, t: Target) -> str | None:
+        if is_locked(t.current, self.config):
+            return t.current.get("hubspot_owner_id") or None
+        return owner_id(t.routed.routing.owner, self.config)
+
+    async def _split(
+        self,
+        items: list[Target],
+        step: Callable[[list[Target]], Awaitable[None]],
+        results: list[BatchResult | None],
+    ) -> None:
+        """Run ``step`` on all; when HubSpot refuses the call, on halves, down to the refused record."""
+        try:
+            await step(items)
+        except FatalConnectorError as exc:
+            if len(items) == 1:
+                results[items[0].index] = exc
+                return
+            middle = len(items) // 2
+            await self._split(items[:middle], step, results)
+            await self._split(items[middle:], step, results)

@@ -1,0 +1,3 @@
+"""Runs the contract suite (contract.py) against every CRM in conftest.CRMS."""
+
+from tests.connectors.crm.contract import *  # noqa: F403

@@ -1,0 +1,150 @@
+"""HubSpot specifics beyond the contract: properties, tasks, crash safety, errors, reading, GDPR."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+
+from connectors.crm.hubspot import HubSpotCrm
+from connectors.crm.hubspot_api import HubSpotRejected, translate
+from connectors.crm.resilience import Guard
+from connectors.errors import CrmUnavailable, RetriableConnectorError, Throttled
+from schemas.crm import HubSpotCrm as HubSpotConfig
+from tests.connectors.crm.conftest import FAST, OWNERS
+from tests.connectors.crm.contract import T0, routed
+from tests.fakes.hubspot import HubSpotFake, running
+
+
+@dataclass
+class Setup:
+    fake: HubSpotFake
+    crm: HubSpotCrm
+    url: str
+
+
+@pytest.fixture
+async def hub() -> AsyncIterator[Setup]:
+    fake = HubSpotFake()
+    async with running(fake) as url:
+        crm = HubSpotCrm(fake.token, HubSpotConfig(owners=OWNERS), base_url=url, guard=Guard("hubspot", FAST))
+        await crm.start()
+        yield Setup(fake, crm, url)
+        await crm.close()
+
+
+async def test_the_fake_refuses_a_request_that_breaks_the_contract(hub: Setup) -> None:
+    api = hub.crm.api
+    with pytest.raises(HubSpotRejected) as refused:  # an input without its id
+        await api.call("contacts.update", api.contacts_batch.update, {"inputs": [{"properties": {}}]})
+    assert refused.value.status == 400
+    assert any("'id' is a required property" in why for why in hub.fake.refused)
+
+
+async def test_the_fake_refuses_a_wrong_token(hub: Setup) -> None:
+    other = HubSpotCrm("wrong", HubSpotConfig(), base_url=hub.url, guard=Guard("hubspot", FAST))
+    with pytest.raises(HubSpotRejected) as refused:
+        await other.owners()
+    assert refused.value.status == 401
+    await other.close()
+
+
+async def test_properties_are_created_once_before_the_first_write(hub: Setup) -> None:
+    await hub.crm.write(routed(1))
+    contact_props = hub.fake.properties["contacts"]
+    assert {"leadflow_score", "leadflow_locked", "leadflow_last_event_id"} <= set(contact_props)
+    assert contact_props["leadflow_lead_id"]["hasUniqueValue"] is True
+    assert hub.fake.properties["notes"]["leadflow_event_id"]["hasUniqueValue"] is True
+    assert "leadflow" in hub.fake.groups["contacts"]
+    creations = hub.fake.calls["POST /crm/v3/properties/{kind}"]
+    second = HubSpotCrm(hub.fake.token, HubSpotConfig(owners=OWNERS), base_url=hub.url)
+    await second.write(routed(2))
+    assert hub.fake.calls["POST /crm/v3/properties/{kind}"] == creations
+    await second.close()
+
+
+async def test_a_first_touch_deadline_becomes_one_task_on_the_contact(hub: Setup) -> None:
+    event = routed(1)
+    routing = event.routing.model_copy(update={"first_touch_due": T0 + timedelta(hours=1)})
+    event = event.model_copy(update={"routing": routing})
+    await hub.crm.write(event)
+    await hub.crm.write(event)
+    contact = hub.fake.contact_by_email("person1@acme-logistics.com")
+    assert contact is not None
+    tasks = hub.fake.notes_of(contact["id"], kind="tasks")
+    assert len(tasks) == 1
+    assert tasks[0]["properties"]["hubspot_owner_id"] == OWNERS["ana"]
+    assert ("tasks", tasks[0]["id"], "contacts", contact["id"], 204) in hub.fake.associations
+
+
+async def test_a_crash_before_the_contact_update_redoes_the_event_without_a_second_note(hub: Setup) -> None:
+    event = routed(1)
+    await hub.crm.write(event)
+    contact = hub.fake.contact_by_email("person1@acme-logistics.com")
+    assert contact is not None
+    contact["properties"]["leadflow_last_event_id"] = None  # as if the last call never happened
+    contact["properties"]["leadflow_decided_at"] = None
+    again = await hub.crm.write(event)
+    assert again.action.value in ("created", "updated")
+    assert len(hub.fake.notes_of(contact["id"])) == 1
+    assert contact["properties"]["leadflow_last_event_id"] == "ev-1"
+
+
+async def test_a_batch_costs_a_few_calls_whatever_its_size(hub: Setup) -> None:
+    await hub.crm.write_many([routed(0)])  # properties checked once
+    before = hub.fake.requests
+    await hub.crm.write_many([routed(n) for n in range(1, 101)])
+    # read, upsert the new contacts, upsert notes, associate, update
+    assert hub.fake.requests - before == 5
+
+
+async def test_reading_owners_a_contact_a_company_and_forgetting_a_contact(hub: Setup) -> None:
+    owners = await hub.crm.owners()
+    assert [o.owner_id for o in owners] == [o["id"] for o in hub.fake.owners]
+    event = routed(1)
+    await hub.crm.write(event)
+    match = await hub.crm.contact(event.lead_id)
+    assert match is not None and (match.owner, match.status, match.locked) == (
+        OWNERS["ana"],
+        "qualified",
+        False,
+    )
+    assert await hub.crm.contact("no-such-lead") is None
+    hub.fake.add_company(name="Acme Logistics", domain="acme-logistics.com", hubspot_owner_id="70003",
+                         lifecyclestage="customer")  # fmt: skip
+    account = await hub.crm.by_domain("acme-logistics.com")
+    assert account is not None and (account.owner, account.customer) == ("70003", True)
+    assert await hub.crm.by_domain("gmail.com") is None  # free mail never matches an account
+    assert await hub.crm.forget("Person1@acme-logistics.com") is True
+    assert hub.fake.contact_by_email("person1@acme-logistics.com") is None
+    assert await hub.crm.forget("person1@acme-logistics.com") is False
+
+
+async def test_requalify_reads_contacts_page_by_page(hub: Setup) -> None:
+    from connectors.crm.reader import Selection
+
+    await hub.crm.write_many([routed(n) for n in range(1, 8)])
+    pages = [page async for page in hub.crm.records(Selection(), page_size=3)]
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert all(r.lead.source == "hubspot" and r.lead.person.email for p in pages for r in p)
+
+
+class FakeApiException(Exception):
+    def __init__(self, status: int, headers: dict[str, str], body: dict[str, str]) -> None:
+        self.status, self.headers, self.body = status, headers, json.dumps(body).encode()
+
+
+def test_http_answers_become_the_connector_errors() -> None:
+    interval = {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}
+    ten_secondly = translate("op", FakeApiException(429, interval, {"policyName": "TEN_SECONDLY_ROLLING"}))
+    assert isinstance(ten_secondly, Throttled) and ten_secondly.retry_after == pytest.approx(10)
+    assert translate("op", FakeApiException(429, {"Retry-After": "2"}, {})).retry_after == 2  # type: ignore[attr-defined]
+    assert isinstance(translate("op", FakeApiException(429, {}, {"policyName": "DAILY"})), CrmUnavailable)
+    assert isinstance(translate("op", FakeApiException(502, {}, {})), RetriableConnectorError)
+    rejected = translate(
+        "op", FakeApiException(400, {}, {"category": "VALIDATION_ERROR", "message": "a@b.c"})
+    )
+    assert isinstance(rejected, HubSpotRejected) and "a@b.c" not in str(rejected)
