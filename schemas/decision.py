@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class Frozen(BaseModel):
@@ -70,3 +70,4 @@ class RoutingDecision(Frozen):
     team: str | None = None
     queue: str | None = None
     reason: str
+    first_touch_due: AwareDatetime | None = None

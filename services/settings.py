@@ -46,6 +46,20 @@ class Settings(BaseSettings):
     # Standard Webhooks: source name -> space-separated active secrets ("whsec_new whsec_old").
     standard_secrets: dict[str, SecretStr] = Field(default_factory=dict)
 
+    # Salesforce write-back and reading: an access token for an instance, or a user's
+    # username + password + security token (the session is then renewed when it expires).
+    salesforce_instance_url: str | None = None  # https://yourorg.my.salesforce.com
+    salesforce_token: SecretStr | None = None
+    salesforce_username: str | None = None
+    salesforce_password: SecretStr | None = None
+    salesforce_security_token: SecretStr | None = None
+    salesforce_domain: str = "login"  # login, test (sandbox) or your My Domain prefix
+
+    @property
+    def salesforce_configured(self) -> bool:
+        token = self.salesforce_instance_url is not None and self.salesforce_token is not None
+        return token or (self.salesforce_username is not None and self.salesforce_password is not None)
+
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
         """Settings from the environment (and LEADFLOW_SECRETS_DIR), with ``overrides`` on top."""
