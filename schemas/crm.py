@@ -60,6 +60,7 @@ SALESFORCE_LEAD_FIELDS: dict[LeadField, str] = {
     "lead_id": "Leadflow_Lead_Id__c",  # External ID, unique: leads from other sources are upserted on it
 }
 SalesforceField = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$")]
+SalesforceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")]
 
 
 class SalesforceCrm(Strict):
@@ -72,8 +73,8 @@ class SalesforceCrm(Strict):
     account_icp_field: SalesforceField = "Leadflow_ICP_Status__c"  # on Account, written by requalify
     # Routing names -> Salesforce ids. An owner not listed is matched to an active User by
     # email, username or alias (also the part before the @); a queue not listed leaves OwnerId as is.
-    owners: dict[str, SalesforceField] = Field(default_factory=dict)
-    queues: dict[str, SalesforceField] = Field(default_factory=dict)
+    owners: dict[str, SalesforceId] = Field(default_factory=dict)
+    queues: dict[str, SalesforceId] = Field(default_factory=dict)
     # The org's rolling 24 h API allowance is read from Sforce-Limit-Info on every answer; `daily`
     # caps what Leadflow itself may use of it. A spent org limit is waited out this long per try.
     limit_exceeded_wait_seconds: float = Field(default=300.0, gt=0)

@@ -30,7 +30,7 @@ from connectors.crm.resilience import Guard, Limits
 from connectors.crm.salesforce_client import SalesforceClient, error_for, record_error
 from connectors.crm.salesforce_reader import SalesforceReading
 from connectors.crm.salesforce_soql import in_list, is_id, select
-from connectors.errors import ConnectorError, FatalConnectorError
+from connectors.errors import ConnectorError, CrmUnavailable, FatalConnectorError
 from schemas.crm import SalesforceCrm
 from schemas.events import LeadRouted
 
@@ -315,6 +315,8 @@ class SalesforceConnector(SalesforceReading):
         body = {"allOrNone": False, "records": [self._task(p) for p in pending]}
         try:
             saved_all = await self._call("write_tasks", "PATCH", path, json=body)
+        except CrmUnavailable:
+            raise  # the whole CRM is away: the caller waits and retries the batch (Tasks only, then)
         except ConnectorError as exc:
             # The Leads are written; a retry of these events writes only their Tasks.
             for p in pending:

@@ -67,7 +67,7 @@ def error_for(status: int, content: Any, op: str, limit_wait: float) -> Connecto
     text = f"salesforce {op}: {status} {code}: {scrub(message)}"
     if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
         if "concurrent" in message.lower():
-            return Throttled(text, retry_after=5.0)
+            return Throttled(text)  # no Retry-After from Salesforce: the Guard's jittered pause
         return CrmUnavailable(text, limit_wait)
     if status == 401:
         return CrmUnavailable(f"{text} (set a new LEADFLOW_SALESFORCE_TOKEN)", 60.0)
@@ -79,8 +79,8 @@ def error_for(status: int, content: Any, op: str, limit_wait: float) -> Connecto
 
 
 class TimeoutSession(requests.Session):
-    """A requests session with a default timeout: simple-salesforce sets none, and a thread
-    stuck on a dead socket would outlive the Guard's own timeout."""
+    """A requests session with a default timeout (simple-salesforce sets none, and a thread stuck on a
+    dead socket would outlive the Guard's own timeout) and a CA bundle that really applies."""
 
     def __init__(self, timeout: float, verify: str | bool = True) -> None:
         super().__init__()
@@ -88,6 +88,8 @@ class TimeoutSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
+        # Per request, since requests lets REQUESTS_CA_BUNDLE override a session's own `verify`.
+        kwargs.setdefault("verify", self.verify)
         return super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
 
 
@@ -145,7 +147,9 @@ class SalesforceClient:
                 if exc.status == 401 and code == "INVALID_SESSION_ID" and self._login and attempt == 1:
                     self._renew(sf)
                     continue
-                raise error_for(exc.status, exc.content, op, self._limit_wait) from exc
+                # Without its traceback: simple-salesforce's frames hold the response, and a chained
+                # traceback would keep that response's socket open until a cyclic GC runs.
+                raise error_for(exc.status, exc.content, op, self._limit_wait) from exc.with_traceback(None)
             except requests.Timeout as exc:
                 raise RetriableConnectorError(f"salesforce {op}: timed out") from exc
             except requests.RequestException as exc:
