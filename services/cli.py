@@ -162,5 +162,10 @@ def demo(
         raise typer.Exit(1)
 
 
+from services.cli_requalify import requalify  # noqa: E402 - a command of its own module
+
+app.command()(requalify)
+
+
 def main() -> None:
     app()
