@@ -6,9 +6,9 @@ LEADFLOW_SALESFORCE_*), see services/settings.py.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 CrmName = Literal["local", "hubspot", "salesforce"]
 
@@ -69,11 +69,49 @@ class HubSpotCrm(Strict):
         return self.properties.get(field, HUBSPOT_FIELDS[field])
 
 
+# Leadflow field -> Lead field API name. Custom fields (ending in __c) must exist in the org
+# (README "Connect Salesforce" lists their types); `status` is Leadflow's own status field, never
+# the standard Lead Status an AE works with.
+LeadField = Literal[
+    "score", "tier", "status", "reasons", "icp_status", "persona_status", "config_version",
+    "model_version", "last_event_id", "locked", "lead_id",
+]  # fmt: skip
+SALESFORCE_LEAD_FIELDS: dict[LeadField, str] = {
+    "score": "Leadflow_Score__c",
+    "tier": "Leadflow_Tier__c",
+    "status": "Leadflow_Status__c",
+    "reasons": "Leadflow_Reasons__c",
+    "icp_status": "Leadflow_ICP_Status__c",
+    "persona_status": "Leadflow_Persona_Status__c",
+    "config_version": "Leadflow_Config_Version__c",
+    "model_version": "Leadflow_Model_Version__c",
+    "last_event_id": "Leadflow_Last_Event_Id__c",
+    "locked": "Leadflow_Locked__c",
+    "lead_id": "Leadflow_Lead_Id__c",  # External ID, unique: leads from other sources are upserted on it
+}
+SalesforceField = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$")]
+SalesforceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")]
+
+
 class SalesforceCrm(Strict):
-    api_version: str = "61.0"
-    # Leadflow field -> Lead field API name (custom fields end in __c and must exist in the org).
-    fields: dict[str, str] = Field(default_factory=dict)
+    api_version: str = Field(default="61.0", pattern=r"^\d{2,3}\.0$")
+    # Overrides of SALESFORCE_LEAD_FIELDS (only the keys given change).
+    fields: dict[LeadField, SalesforceField] = Field(default_factory=dict)
+    # The Task that holds the briefing is upserted on this External ID (unique) field, so one event
+    # never makes two Tasks, even when an answer is lost and the write is retried.
+    task_event_field: SalesforceField = "Leadflow_Event_Id__c"
+    account_icp_field: SalesforceField = "Leadflow_ICP_Status__c"  # on Account, written by requalify
+    # Routing names -> Salesforce ids. An owner not listed is matched to an active User by
+    # email, username or alias (also the part before the @); a queue not listed leaves OwnerId as is.
+    owners: dict[str, SalesforceId] = Field(default_factory=dict)
+    queues: dict[str, SalesforceId] = Field(default_factory=dict)
+    # The org's rolling 24 h API allowance is read from Sforce-Limit-Info on every answer; `daily`
+    # caps what Leadflow itself may use of it. A spent org limit is waited out this long per try.
+    limit_exceeded_wait_seconds: float = Field(default=300.0, gt=0)
     limits: CrmLimits = CrmLimits(requests=25, window_seconds=1.0, concurrency=10)
+
+    def field(self, name: LeadField) -> str:
+        return self.fields.get(name) or SALESFORCE_LEAD_FIELDS[name]
 
 
 class CrmConfig(Strict):

@@ -46,6 +46,10 @@ class LeadFeedback(Event):
     property: str
     value: str | None
     occurred_at: AwareDatetime | None = None
+    # Normalised for training (services.core.feedback): an AE's correction (good_lead, wrong_tier,
+    # not_a_fit, wrong_owner) or a lifecycle outcome (won, lost); None for other changes.
+    kind: Literal["correction", "outcome"] | None = None
+    label: str | None = None
 
 
 class LeadRouted(Event):

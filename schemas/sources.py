@@ -53,7 +53,7 @@ class HubSpotSource(Source):
     signature_version: Literal["v1", "v2", "v3"] = "v3"
     # The public URL HubSpot calls (v2/v3 sign the full URI). Unset: taken from the request.
     public_url: AnyHttpUrl | None = None
-    feedback_properties: tuple[str, ...] = ("lifecyclestage", "hs_lead_status")
+    feedback_properties: tuple[str, ...] = ("lifecyclestage", "hs_lead_status", "leadflow_feedback")
 
 
 OrgId = Annotated[str, StringConstraints(pattern=r"^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$")]

@@ -106,7 +106,42 @@ def make_crm(name: str, settings: Settings, config: LeadflowConfig, store: SqlSt
         return HubSpotCrm(
             settings.hubspot_token.get_secret_value(), config.crm.hubspot, base_url=settings.hubspot_base_url
         )
+    if name == "salesforce":
+        return make_salesforce(settings, config)
     raise CrmNotConfigured(f"crm.yaml writes leads to {name}, which this build has no connector for")
+
+
+def make_salesforce(settings: Settings, config: LeadflowConfig) -> CrmWriter:
+    from connectors.crm.salesforce import SalesforceConnector
+    from connectors.crm.salesforce_client import SalesforceClient, TimeoutSession, password_login
+
+    sf = config.crm.salesforce
+    if not settings.salesforce_configured:
+        raise CrmNotConfigured(
+            "crm.yaml uses Salesforce: set LEADFLOW_SALESFORCE_INSTANCE_URL and LEADFLOW_SALESFORCE_TOKEN"
+            " (or LEADFLOW_SALESFORCE_USERNAME/PASSWORD/SECURITY_TOKEN)"
+        )
+    session = TimeoutSession(sf.limits.timeout_seconds * 0.9)
+    login = None
+    if settings.salesforce_username and settings.salesforce_password:
+        token = settings.salesforce_security_token
+        login = password_login(
+            settings.salesforce_username,
+            settings.salesforce_password.get_secret_value(),
+            token.get_secret_value() if token else "",
+            settings.salesforce_domain,
+            sf.api_version,
+            session,
+        )
+    client = SalesforceClient(
+        instance_url=settings.salesforce_instance_url,
+        token=settings.salesforce_token.get_secret_value() if settings.salesforce_token else None,
+        version=sf.api_version,
+        session=session,
+        login=login,
+        limit_wait=sf.limit_exceeded_wait_seconds,
+    )
+    return SalesforceConnector(sf, client)
 
 
 async def bootstrap(

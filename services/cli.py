@@ -280,6 +280,9 @@ def demo(
 
 
 cli_model.register(app)  # train, backtest, model list|promote|drift
+from services.cli_requalify import requalify  # noqa: E402 - a command of its own module
+
+app.command()(requalify)
 
 
 def main() -> None:

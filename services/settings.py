@@ -69,6 +69,20 @@ class Settings(BaseSettings):
     notify_urls: dict[str, SecretStr] = Field(default_factory=dict)
     llm_api_key: SecretStr | None = None  # the briefing's OpenAI-compatible endpoint, if it needs one
 
+    # Salesforce write-back and reading: an access token for an instance, or a user's
+    # username + password + security token (the session is then renewed when it expires).
+    salesforce_instance_url: str | None = None  # https://yourorg.my.salesforce.com
+    salesforce_token: SecretStr | None = None
+    salesforce_username: str | None = None
+    salesforce_password: SecretStr | None = None
+    salesforce_security_token: SecretStr | None = None
+    salesforce_domain: str = "login"  # login, test (sandbox) or your My Domain prefix
+
+    @property
+    def salesforce_configured(self) -> bool:
+        token = self.salesforce_instance_url is not None and self.salesforce_token is not None
+        return token or (self.salesforce_username is not None and self.salesforce_password is not None)
+
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
         """Settings from the environment (and LEADFLOW_SECRETS_DIR), with ``overrides`` on top."""

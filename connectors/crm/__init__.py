@@ -57,10 +57,10 @@ class CrmWriter(Protocol):
         """
         ...
 
-    async def forget(self, email: str) -> bool | None:
+    async def forget(self, email: str) -> int | None:
         """Erase the person with this email (GDPR): their record and everything Leadflow wrote
         about them. Idempotent: forgetting someone unknown does nothing (an adapter that can
-        tell returns whether anyone was erased)."""
+        tell returns how many records it erased)."""
         ...
 
 

@@ -6,7 +6,7 @@ last_event_id and one note per event id), and a record a person locked keeps its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,12 +26,13 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.crm import BatchResult, WriteAction, WriteOutcome, write_each
+from connectors.crm.reader import CrmAccount, CrmOwner, CrmRecord, Selection
 from connectors.errors import RetriableConnectorError
 from connectors.store.engine import DRIVER_ERRORS, upsert
 from connectors.store.migrate import prepare
 from schemas.enrichment import ContactMatch
 from schemas.events import LeadRouted
-from schemas.lead import lead_id_for
+from schemas.lead import Lead, lead_id_for
 
 metadata = MetaData()
 
@@ -179,3 +180,70 @@ class LocalCrm:
         async with self._engine.connect() as conn:
             rows = await conn.execute(select(records.c.lead_id, records.c.writes))
         return {lead_id: int(n) for lead_id, n in rows.all()}
+
+    # -- reading (CrmReader), for requalify -------------------------------------------------------
+
+    def _where(self, selection: Selection) -> Any:
+        if selection.query:
+            raise ValueError("the local CRM takes --ids or --since, not a query")
+        clause: Any = records.c.lead_id.is_not(None)
+        if selection.ids:
+            clause = clause & records.c.lead_id.in_(list(selection.ids))
+        if selection.since is not None:
+            clause = clause & (records.c.updated_at >= selection.since)
+        return clause
+
+    async def records(self, selection: Selection, page_size: int = 100) -> AsyncIterator[list[CrmRecord]]:
+        """Records by lead_id, a page at a time (keyset paging, so nothing is held beyond a page)."""
+        after = ""
+        while True:
+            async with self._engine.connect() as conn:
+                rows = (
+                    (
+                        await conn.execute(
+                            select(records)
+                            .where(self._where(selection) & (records.c.lead_id > after))
+                            .order_by(records.c.lead_id)
+                            .limit(page_size)
+                        )
+                    )
+                    .mappings()
+                    .all()
+                )
+            if not rows:
+                return
+            yield [self._record(dict(row)) for row in rows]
+            after = rows[-1]["lead_id"]
+
+    def _record(self, row: dict[str, Any]) -> CrmRecord:
+        first, _, last = (row["name"] or "").partition(" ")
+        lead = Lead.model_validate(
+            {
+                "person": {"first_name": first or None, "last_name": last or None},
+                "company": {"name": row["company"]},
+                "source": self.name,
+                "source_record_id": row["lead_id"],
+            }
+        )
+        return CrmRecord(self.name, row["lead_id"], lead, bool(row["locked"]))
+
+    async def accounts(self, selection: Selection, page_size: int = 100) -> AsyncIterator[list[CrmAccount]]:
+        """The local CRM has no account table: each distinct company name is an account."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(records.c.company, func.max(records.c.owner))
+                .where(self._where(selection) & records.c.company.is_not(None))
+                .group_by(records.c.company)
+                .order_by(records.c.company)
+            )
+            names = rows.all()
+        for start in range(0, len(names), page_size):
+            yield [
+                CrmAccount(self.name, company, company, None, owner=owner)
+                for company, owner in names[start : start + page_size]
+            ]
+
+    async def owners(self) -> list[CrmOwner]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(records.c.owner).where(records.c.owner.is_not(None)).distinct())
+            return [CrmOwner(self.name, owner, None, owner) for (owner,) in rows.all()]

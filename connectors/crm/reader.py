@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from schemas.lead import Lead
 
@@ -59,6 +59,7 @@ class Selection:
     since: datetime | None = None
 
 
+@runtime_checkable
 class CrmReader(Protocol):
     name: str
 

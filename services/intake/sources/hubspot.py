@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from schemas.events import LeadFeedback
 from schemas.lead import Lead, lead_id_for
+from services.core.feedback import classify
 from services.errors import NotALead, Unauthorized
 from services.intake.body import parse_json
 from services.intake.guard import admit
@@ -171,6 +172,7 @@ def contact_feedback(event: HubSpotEvent, now: datetime) -> LeadFeedback:
     if event.property_name is None:
         raise NotALead(f"event {event.event_id}: {event.subscription_type} without propertyName")
     occurred = event.occurred_at
+    kind, label = classify(event.property_name, event.property_value) or (None, None)
     return LeadFeedback(
         event_id=f"{SOURCE}:{event.event_id}",
         lead_id=lead_id_for(f"{SOURCE}:{object_id}"),
@@ -181,6 +183,8 @@ def contact_feedback(event: HubSpotEvent, now: datetime) -> LeadFeedback:
         property=event.property_name,
         value=event.property_value,
         occurred_at=datetime.fromtimestamp(occurred / 1000, UTC) if occurred is not None else None,
+        kind=kind,
+        label=label,
     )
 
 

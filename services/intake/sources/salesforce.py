@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, ParseError
@@ -27,11 +28,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from connectors.errors import BusUnavailable, ConnectorError
-from schemas.lead import Lead
+from schemas.events import LeadFeedback
+from schemas.lead import Lead, lead_id_for
+from services.core.feedback import classify
 from services.errors import InvalidWebhook, Malformed, NotALead, Unauthorized
 from services.intake.guard import admit
 from services.intake.mapping import apply_mapping
-from services.intake.publish import lead_inbound
+from services.intake.publish import Inbound, feedback_inbound, lead_inbound
 from services.intake.respond import parse_lead, publish_all
 from services.logs import get_logger
 
@@ -186,6 +189,46 @@ def to_lead(notification: Notification, fields: Mapping[str, str], organization_
         raise NotALead(f"Notification {notification.id[:18]}: {exc.detail}", exc.extra) from exc
 
 
+FEEDBACK_FIELDS = ("Leadflow_Feedback__c", "IsConverted", "Status")
+
+
+def feedback_of(
+    notification: Notification, lead: Lead, organization_id: str, now: datetime
+) -> list[LeadFeedback]:
+    """The feedback a Lead notification carries: an AE's correction in ``Leadflow_Feedback__c``, or an
+    outcome (``IsConverted`` true, a closed ``Status``). Empty for a Lead that is simply new."""
+    events = []
+    for name in FEEDBACK_FIELDS:
+        value = notification.fields.get(name)
+        found = classify(name, value)
+        if found is None:
+            continue
+        kind, label = found
+        events.append(
+            LeadFeedback(
+                event_id=f"{SOURCE}:{notification.id}:{name}",
+                lead_id=lead_id_for(lead.identity),
+                received_at=now,
+                source=SOURCE,
+                source_event_id=f"{notification.id}:{name}",
+                object_id=lead.source_record_id or notification.id,
+                property=name,
+                value=value,
+                kind=kind,
+                label=label,
+            )
+        )
+    return events
+
+
+def to_inbound(notification: Notification, lead: Lead, organization_id: str, now: datetime) -> list[Inbound]:
+    """Feedback events when the Lead carries feedback (it is not a new lead then), else the lead."""
+    feedback = feedback_of(notification, lead, organization_id, now)
+    if feedback:
+        return [feedback_inbound(event) for event in feedback]
+    return [lead_inbound(SOURCE, notification.id, lead, now)]
+
+
 def fault(status: int, code: str, detail: str) -> str:
     """A SOAP 1.1 Fault: the sender's mistake (Client) or ours (Server, 5xx), with our error code."""
     side = "Server" if status >= 500 else "Client"
@@ -213,8 +256,9 @@ async def _accept(request: Request) -> Response:
     fields = {**LEAD_FIELDS, **source.fields}
     now = state.clock()
     items = [
-        lead_inbound(SOURCE, n.id, to_lead(n, fields, message.organization_id), now)
+        item
         for n in message.notifications
+        for item in to_inbound(n, to_lead(n, fields, message.organization_id), message.organization_id, now)
     ]
     results = await publish_all(request, items)
     log.info(

@@ -19,10 +19,13 @@ from connectors.crm.local import LocalCrm
 from connectors.crm.resilience import Guard, Limits
 from connectors.store.engine import make_engine
 from schemas.crm import HubSpotCrm as HubSpotConfig
+from schemas.crm import SalesforceCrm as SalesforceConfig
 from schemas.events import LeadRouted
+from tests.connectors.crm.salesforce_fixture import USERS, salesforce_harness
 from tests.fakes.hubspot import HubSpotFake, running
+from tests.fakes.salesforce import VERSION
 
-CRMS = ["local", "hubspot"]
+CRMS = ["local", "hubspot", "salesforce"]
 OWNERS = {"ana": "70001", "ben": "70002"}  # routing.yaml member -> HubSpot owner id (crm.yaml)
 FAST = Limits(requests=1000, window_seconds=1.0, max_attempts=3, backoff_base=0.01, backoff_cap=0.05,
               breaker_reset_seconds=0.2)  # fmt: skip
@@ -112,8 +115,41 @@ async def _hubspot() -> AsyncIterator[Harness]:
         await crm.close()
 
 
+SF_OWNERS = {"ana": USERS["ana.garcia"], "ben": USERS["ben.dubois"]}  # crm.yaml salesforce.owners
+SF_NAMES = {"ana": "ana.garcia", "ben": "ben.dubois"}  # how the harness reads an OwnerId back
+
+
+async def _salesforce() -> AsyncIterator[Harness]:
+    config = SalesforceConfig(api_version=VERSION, owners=SF_OWNERS)
+    async with salesforce_harness(config=config) as h:
+
+        async def record(routed: LeadRouted) -> Record | None:
+            found = h.record(routed.lead_id)
+            if found is None:
+                return None
+            score = found["score"]
+            return Record(found["status"], found["owner"], int(score) if score is not None else None,
+                          found["tier"], found["last_event_id"])  # fmt: skip
+
+        async def notes(routed: LeadRouted) -> int:
+            return h.note_count(routed.lead_id)  # briefing Tasks: Salesforce's notes
+
+        async def lock(routed: LeadRouted) -> None:
+            h.lock(routed.lead_id)
+
+        def refused(routed: LeadRouted) -> LeadRouted:
+            # A Lead that was deleted in Salesforce: the update is refused for that one event.
+            lead = routed.lead.model_copy(
+                update={"source": "salesforce", "source_record_id": "00Q000000000999AAA"}
+            )
+            return routed.model_copy(update={"lead": lead})
+
+        yield Harness("salesforce", h.crm, record, notes, lock, lambda o: SF_NAMES.get(o, o), refused)
+
+
 @pytest.fixture(params=CRMS)
 async def crm(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
-    factory = _local(tmp_path) if request.param == "local" else _hubspot()
+    factories = {"local": lambda: _local(tmp_path), "hubspot": _hubspot, "salesforce": _salesforce}
+    factory = factories[request.param]()
     async for harness in factory:
         yield harness

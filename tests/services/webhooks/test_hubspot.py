@@ -249,6 +249,8 @@ async def test_the_contract_batch_becomes_a_lead_and_a_feedback(hooks: Hooks) ->
         "property": "lifecyclestage",
         "value": "lead",
         "occurred_at": datetime(2016, 5, 2, 19, 11, 47, 950000, tzinfo=UTC),
+        "kind": None,  # lifecyclestage 'lead' is neither a correction nor an outcome
+        "label": None,
     }
     body = response.json()
     assert body["ignored"] == 0

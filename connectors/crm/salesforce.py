@@ -1,0 +1,363 @@
+"""Salesforce write-back: Lead fields, OwnerId and a briefing Task, a batch of 200 in three API calls.
+
+1. One composite request with two queries: the Leads (by Id; by ``Leadflow_Lead_Id__c`` for leads
+   from other sources) with owner, lock and last event id, and the Tasks already made for these events.
+2. One composite request: an sObject Collections update of the existing Leads and an upsert (on
+   ``Leadflow_Lead_Id__c``) of the new ones, each with ``Sforce-Auto-Assign: FALSE`` so the org's
+   assignment rules do not overwrite the OwnerId we set.
+3. One sObject Collections upsert of the briefing Tasks on their event-id External ID.
+
+Idempotent by event id. The Lead is written before its Task, so an existing Task for the event means
+the event is done (UNCHANGED, even when a newer decision has since been written over the Lead); a
+Lead that already carries the event id but has no Task gets its Task only (a crash between 2 and 3);
+and upserting the Task on the event id can never make a second Task, even when an answer was lost.
+A Lead with ``Leadflow_Locked__c`` keeps its Leadflow status and OwnerId (score, tier, reasons are
+still written). Every call goes through the org's Guard (budget, retries, breaker), and each answer's
+``Sforce-Limit-Info`` corrects the Guard's daily budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import quote_plus
+
+from connectors.crm import BatchResult, WriteAction, WriteOutcome
+from connectors.crm.resilience import Guard, Limits
+from connectors.crm.salesforce_client import SalesforceClient, error_for, record_error
+from connectors.crm.salesforce_reader import SalesforceReading
+from connectors.crm.salesforce_soql import in_list, is_id, select
+from connectors.errors import ConnectorError, CrmUnavailable, FatalConnectorError
+from schemas.crm import SalesforceCrm
+from schemas.events import LeadRouted
+
+T = TypeVar("T")
+USERS_TTL = 900.0  # seconds an active-user list is trusted for owner matching
+
+
+def guard_for(config: SalesforceCrm) -> Guard:
+    return Guard("salesforce", Limits(**config.limits.model_dump()))
+
+
+@dataclass
+class _Pending:
+    """One event on its way through a batch."""
+
+    index: int
+    routed: LeadRouted
+    record_id: str | None = None
+    locked: bool = False
+    owner_id: str | None = None
+    action: WriteAction = WriteAction.UPDATED
+    lead: dict[str, Any] = field(default_factory=dict)
+
+
+class SalesforceConnector(SalesforceReading):
+    name = "salesforce"
+    max_batch = 200  # sObject Collections take up to 200 records
+
+    def __init__(self, config: SalesforceCrm, client: SalesforceClient, guard: Guard | None = None) -> None:
+        self._config, self._client = config, client
+        self._guard = guard or guard_for(config)
+        self._users: tuple[float, list[dict[str, Any]]] | None = None
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._client.close)
+
+    # -- calls -------------------------------------------------------------------------------------
+
+    async def _run(self, op: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """One API call in a thread, within the Guard; the org's own usage corrects our budget."""
+
+        async def request() -> T:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+
+        try:
+            return await self._guard.call(op, request)
+        finally:
+            usage = self._client.usage
+            if usage is not None:
+                used, total = usage
+                cap = self._config.limits.daily
+                self._guard.daily.observe(used, min(total, cap) if cap else total)
+
+    async def _call(self, op: str, method: str, path: str, **kwargs: Any) -> Any:
+        return await self._run(op, self._client.call, op, method, path, **kwargs)
+
+    async def _composite(self, op: str, subrequests: list[dict[str, Any]]) -> dict[str, tuple[int, Any]]:
+        """POST /composite (allOrNone false): each subrequest's (status, body) by its referenceId."""
+        body = {"allOrNone": False, "compositeRequest": subrequests}
+        answer = await self._call(op, "POST", "composite", json=body)
+        return {r["referenceId"]: (int(r["httpStatusCode"]), r["body"]) for r in answer["compositeResponse"]}
+
+    def _url(self, path: str) -> str:
+        return f"/services/data/v{self._config.api_version}/{path}"
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    async def write(self, routed: LeadRouted) -> WriteOutcome:
+        [result] = await self.write_many([routed])
+        if isinstance(result, ConnectorError):
+            raise result
+        return result
+
+    async def write_many(self, batch: Sequence[LeadRouted]) -> list[BatchResult]:
+        if len(batch) > self.max_batch:
+            raise ValueError(f"at most {self.max_batch} events per batch, not {len(batch)}")
+        results: list[BatchResult | None] = [None] * len(batch)
+        leads, tasks = await self._read_state(batch)
+        users = await self._active_users(batch)
+        to_write: list[_Pending] = []
+        task_only: list[_Pending] = []
+        for index, routed in enumerate(batch):
+            pending = _Pending(index, routed)
+            row = self._row_for(routed, leads)
+            if row is None and self._salesforce_id(routed):
+                results[index] = FatalConnectorError(
+                    f"salesforce: Lead {self._salesforce_id(routed)} not found (deleted or merged)"
+                )
+                continue
+            if routed.event_id in tasks:  # the Task is written last: the event is done
+                record_id = row["Id"] if row else tasks[routed.event_id]
+                results[index] = WriteOutcome(self.name, record_id, WriteAction.UNCHANGED)
+                continue
+            pending.locked = bool(row and row.get(self._config.field("locked")))
+            pending.owner_id = None if pending.locked else self._owner_id(routed, users)
+            if pending.locked:
+                pending.action = WriteAction.LOCKED
+                pending.owner_id = row.get("OwnerId") if row else None
+            if row is not None:
+                pending.record_id = row["Id"]
+                if row.get(self._config.field("last_event_id")) == routed.event_id:
+                    task_only.append(pending)  # a crash between the Lead write and its Task
+                    continue
+            to_write.append(pending)
+        written = await self._write_leads(to_write, results)
+        await self._write_tasks(task_only + written, results)
+        return [r if r is not None else FatalConnectorError("salesforce: no result") for r in results]
+
+    def _salesforce_id(self, routed: LeadRouted) -> str | None:
+        """The Lead's own id when the lead came from Salesforce (an Outbound Message, a requalify)."""
+        record_id = routed.lead.source_record_id
+        return record_id if routed.lead.source == "salesforce" and is_id(record_id, "00Q") else None
+
+    def _row_for(self, routed: LeadRouted, leads: list[dict[str, Any]]) -> dict[str, Any] | None:
+        sf_id = self._salesforce_id(routed)
+        lead_field = self._config.field("lead_id")
+        for row in leads:
+            if (sf_id and row["Id"][:15] == sf_id[:15]) or (
+                not sf_id and row.get(lead_field) == routed.lead_id
+            ):
+                return row
+        return None
+
+    async def _read_state(self, batch: Sequence[LeadRouted]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """The batch's Leads and the Tasks already made for its events (event id -> WhoId), one call."""
+        f = self._config.field
+        ids = [i for r in batch if (i := self._salesforce_id(r))]
+        lead_ids = [r.lead_id for r in batch if not self._salesforce_id(r)]
+        where = " OR ".join(
+            part
+            for part in (
+                in_list("Id", ids) if ids else "",
+                in_list(f("lead_id"), lead_ids) if lead_ids else "",
+            )
+            if part
+        )
+        columns = ["Id", "OwnerId", f("status"), f("locked"), f("last_event_id"), f("lead_id")]
+        event_field = self._config.task_event_field
+        queries = {
+            "leads": select(columns, "Lead", where),
+            "tasks": select(
+                ["Id", "WhoId", event_field], "Task", in_list(event_field, [r.event_id for r in batch])
+            ),
+        }
+        answers = await self._composite(
+            "read_state",
+            [
+                {"method": "GET", "url": self._url(f"query/?q={quote_plus(soql)}"), "referenceId": ref}
+                for ref, soql in queries.items()
+            ],
+        )
+        for ref, (status, body) in answers.items():
+            if status >= 300:
+                raise error_for(status, body, f"read_state {ref}", self._config.limit_exceeded_wait_seconds)
+        leads = list(answers["leads"][1]["records"])
+        tasks = {t[event_field]: t.get("WhoId") or "" for t in answers["tasks"][1]["records"]}
+        return leads, tasks
+
+    def _lead_fields(self, pending: _Pending) -> dict[str, Any]:
+        routed, f = pending.routed, self._config.field
+        evaluation = routed.evaluation
+        values: dict[str, Any] = {
+            f("score"): evaluation.score,
+            f("tier"): evaluation.tier,
+            f("reasons"): "\n".join(evaluation.reasons)[:32_000],
+            f("icp_status"): evaluation.icp.status.value,
+            f("persona_status"): evaluation.persona.status.value,
+            f("config_version"): routed.config_version,
+            f("model_version"): routed.model_version,
+            f("last_event_id"): routed.event_id,
+        }
+        if not pending.locked:
+            values[f("status")] = evaluation.status.value
+            if pending.owner_id:
+                values["OwnerId"] = pending.owner_id
+        return values
+
+    def _new_lead(self, pending: _Pending) -> dict[str, Any]:
+        """What a Lead made by Leadflow starts with (LastName and Company are required)."""
+        lead = pending.routed.lead
+        person, company = lead.person, lead.company
+        values = {
+            "FirstName": person.first_name,
+            "LastName": person.last_name or "(unknown)",
+            "Email": person.email,
+            "Phone": person.phone,
+            "Title": person.title,
+            "Company": company.name or company.domain or "(unknown)",
+            "Website": company.domain,
+            "NumberOfEmployees": company.employees,
+            "Industry": company.industry,
+            "Country": company.country,
+            "AnnualRevenue": company.revenue,
+            "LeadSource": lead.source,
+            "Description": (lead.message or "")[:32_000] or None,
+        }
+        return {k: v for k, v in values.items() if v is not None} | {
+            self._config.field("lead_id"): pending.routed.lead_id
+        }
+
+    async def _write_leads(
+        self, pending: list[_Pending], results: list[BatchResult | None]
+    ) -> list[_Pending]:
+        """Update the existing Leads and upsert the new ones in one composite call; the ones written."""
+        existing = [p for p in pending if p.record_id]
+        new = [p for p in pending if not p.record_id]
+        no_rules = {"Sforce-Auto-Assign": "FALSE"}  # assignment rules must not undo our OwnerId
+        sub: list[dict[str, Any]] = []
+        if existing:
+            records = [
+                {"attributes": {"type": "Lead"}, "id": p.record_id, **self._lead_fields(p)} for p in existing
+            ]
+            sub.append(self._collection("update", "composite/sobjects", records, no_rules))
+        if new:
+            records = [
+                {"attributes": {"type": "Lead"}, **self._new_lead(p), **self._lead_fields(p)} for p in new
+            ]
+            path = f"composite/sobjects/Lead/{self._config.field('lead_id')}"
+            sub.append(self._collection("upsert", path, records, no_rules))
+        if not sub:
+            return []
+        answers = await self._composite("write_leads", sub)
+        written: list[_Pending] = []
+        for ref, group in (("update", existing), ("upsert", new)):
+            if not group:
+                continue
+            status, body = answers[ref]
+            if status >= 300:
+                error = error_for(
+                    status, body, f"write_leads {ref}", self._config.limit_exceeded_wait_seconds
+                )
+                for p in group:
+                    results[p.index] = error
+                continue
+            for p, saved in zip(group, body, strict=True):
+                if not saved.get("success"):
+                    results[p.index] = record_error(saved.get("errors"))
+                    continue
+                p.record_id = saved["id"]
+                if saved.get("created"):
+                    p.action = WriteAction.CREATED
+                written.append(p)
+        return written
+
+    def _collection(
+        self, ref: str, path: str, records: list[dict[str, Any]], headers: dict[str, str]
+    ) -> dict[str, Any]:
+        return {
+            "method": "PATCH",
+            "url": self._url(path),
+            "referenceId": ref,
+            "body": {"allOrNone": False, "records": records},
+            "httpHeaders": headers,
+        }
+
+    def _task(self, pending: _Pending) -> dict[str, Any]:
+        routed = pending.routed
+        evaluation = routed.evaluation
+        task: dict[str, Any] = {
+            "attributes": {"type": "Task"},
+            self._config.task_event_field: routed.event_id,
+            "WhoId": pending.record_id,
+            "Subject": f"Leadflow briefing: {evaluation.tier}, score {evaluation.score}"[:255],
+            "Description": routed.briefing[:32_000],
+            "Status": "Not Started",
+            "Priority": "High" if evaluation.tier == "hot" else "Normal",
+        }
+        due = routed.routing.first_touch_due
+        if due is not None:
+            task["ActivityDate"] = due.date().isoformat()
+        if is_id(pending.owner_id, "005"):  # a queue cannot own a Task: it stays with the API user
+            task["OwnerId"] = pending.owner_id
+        return task
+
+    async def _write_tasks(self, pending: list[_Pending], results: list[BatchResult | None]) -> None:
+        if not pending:
+            return
+        path = f"composite/sobjects/Task/{self._config.task_event_field}"
+        body = {"allOrNone": False, "records": [self._task(p) for p in pending]}
+        try:
+            saved_all = await self._call("write_tasks", "PATCH", path, json=body)
+        except CrmUnavailable:
+            raise  # the whole CRM is away: the caller waits and retries the batch (Tasks only, then)
+        except ConnectorError as exc:
+            # The Leads are written; a retry of these events writes only their Tasks.
+            for p in pending:
+                results[p.index] = exc
+            return
+        for p, saved in zip(pending, saved_all, strict=True):
+            ok = saved.get("success")
+            results[p.index] = (
+                WriteOutcome(self.name, p.record_id or "", p.action)
+                if ok
+                else record_error(saved.get("errors"))
+            )
+
+    # -- owners ------------------------------------------------------------------------------------
+
+    async def _active_users(self, batch: Sequence[LeadRouted]) -> list[dict[str, Any]]:
+        """Active Users, fetched only when an owner is neither in config nor a User id; cached."""
+        wanted = [r.routing.owner for r in batch if r.routing.owner]
+        if all(o in self._config.owners or is_id(o, "005") for o in wanted):
+            return []
+        if self._users is None or time.monotonic() - self._users[0] > USERS_TTL:
+            self._users = (time.monotonic(), await self.user_rows())
+        return self._users[1]
+
+    def _owner_id(self, routed: LeadRouted, users: list[dict[str, Any]]) -> str | None:
+        routing = routed.routing
+        if routing.owner:
+            owner = routing.owner
+            if owner in self._config.owners:
+                return self._config.owners[owner]
+            if is_id(owner, "005"):
+                return owner
+            wanted = owner.lower()
+            for user in users:
+                email = (user.get("Email") or "").lower()
+                names = {email, email.partition("@")[0], (user.get("Username") or "").lower()}
+                if wanted in names or wanted == (user.get("Alias") or "").lower():
+                    return str(user["Id"])
+            return None
+        if routing.queue:
+            return self._config.queues.get(routing.queue) or (
+                routing.queue if is_id(routing.queue, "00G") else None
+            )
+        return None

@@ -1,0 +1,94 @@
+"""`leadflow requalify`: send what is already in a CRM through the pipeline again (or, with
+--accounts, give its companies an ICP status)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from connectors.crm.reader import CrmReader, Selection
+from services.bootstrap import Container, CrmNotConfigured, bootstrap, make_crm
+from services.intake.publish import Publisher
+from services.requalify import Counts, requalify_accounts, requalify_records
+from services.settings import Settings
+
+
+def open_reader(name: str, container: Container) -> CrmReader:
+    """The CRM to read: the local CRM of the store, or HubSpot / Salesforce from their settings."""
+    if name not in ("local", "hubspot", "salesforce"):
+        raise typer.BadParameter(f"{name}: not a CRM (local, hubspot or salesforce)")
+    try:
+        crm = container.crms.get(name) or make_crm(
+            name, container.settings, container.config, container.store
+        )
+    except CrmNotConfigured as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    assert isinstance(crm, CrmReader)  # every adapter make_crm builds can be read
+    return crm
+
+
+def selection_of(ids: str | None, query: str | None, since: datetime | None) -> Selection:
+    given = [x for x in (ids, query, since) if x]
+    if len(given) != 1:
+        raise typer.BadParameter("give exactly one of --ids, --query or --since")
+    at = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
+    return Selection(ids=tuple(i.strip() for i in (ids or "").split(",") if i.strip()), query=query, since=at)
+
+
+async def run(settings: Settings, crm: str, selection: Selection, accounts: bool, page_size: int) -> Counts:
+    container = await bootstrap(settings)
+    try:
+        reader = open_reader(crm, container)
+
+        def progress(counts: Counts) -> None:
+            typer.echo(
+                f"read {counts.read}, published {counts.published}, repeats {counts.duplicates}, "
+                f"locked {counts.locked}",
+                err=True,
+            )
+
+        if accounts:
+            return await requalify_accounts(
+                reader, selection, container.config.icp, page_size=page_size, progress=progress
+            )
+        publisher = Publisher(container.bus, container.store)
+        return await requalify_records(
+            reader, publisher, selection, config_version=container.config.version,
+            now=datetime.now(UTC), page_size=page_size, progress=progress,
+        )  # fmt: skip
+    finally:
+        await container.close()
+
+
+def requalify(
+    crm: Annotated[str, typer.Option(help="local, salesforce or hubspot")],
+    ids: Annotated[str | None, typer.Option(help="Record ids, comma-separated")] = None,
+    query: Annotated[str | None, typer.Option(help="A CRM-side filter (a SOQL WHERE expression)")] = None,
+    since: Annotated[datetime | None, typer.Option(help="Records changed since (ISO 8601)")] = None,
+    accounts: Annotated[bool, typer.Option("--accounts", help="Companies: ICP status only")] = False,
+    page_size: Annotated[int, typer.Option(min=1, max=2000, help="Records per page")] = 100,
+    config: Annotated[Path | None, typer.Option("--config", help="Config directory")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Where embedded data lives")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+) -> None:
+    """Send existing CRM records through the pipeline (skipping locked ones), page by page."""
+    overrides = {"config_dir": config, "data_dir": data_dir}
+    settings = Settings.load(**{k: v for k, v in overrides.items() if v is not None})
+    counts = asyncio.run(run(settings, crm, selection_of(ids, query, since), accounts, page_size))
+    result = {k: v for k, v in vars(counts).items() if k != "accounts" or accounts}
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    for account in counts.accounts:
+        typer.echo(
+            f"{account['record_id']}  {account['icp']:<12} {account['name'] or '-'}: {account['reason']}"
+        )
+    typer.echo(
+        f"{counts.read} read, {counts.published} {'written' if accounts else 'published'}, "
+        f"{counts.duplicates} already requalified, {counts.locked} locked (skipped)"
+    )

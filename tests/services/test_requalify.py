@@ -1,0 +1,117 @@
+"""Requalify: records read page by page through a CrmReader (the local CRM; the Salesforce fake
+through simple-salesforce), locked ones skipped, each published once as a LeadReceived; accounts get
+an ICP status. The CLI end to end on the embedded store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from connectors.bus.memory import MemoryBus
+from connectors.crm.local import LocalCrm
+from connectors.crm.reader import Selection
+from connectors.store.engine import make_engine
+from connectors.store.sql import SqlStore
+from schemas.events import TOPIC_RECEIVED, LeadReceived
+from services.cli import app
+from services.config import load_config
+from services.intake.publish import Publisher
+from services.requalify import requalify_accounts, requalify_records
+from tests.conftest import CONFIG_DIR
+from tests.connectors.crm.salesforce_fixture import salesforce_harness
+from tests.connectors.crm.test_salesforce import routed
+
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+
+async def _store(tmp_path: Path) -> SqlStore:
+    store = SqlStore(make_engine(f"sqlite+aiosqlite:///{tmp_path / 'leadflow.db'}"))
+    await store.start()
+    return store
+
+
+async def test_local_records_are_published_once_and_locked_ones_skipped(tmp_path: Path) -> None:
+    store = await _store(tmp_path)
+    crm = LocalCrm(store.engine)
+    await crm.start()
+    for n in range(1, 6):
+        await crm.write(routed(n))
+    await crm.lock("lead-3")
+    bus = MemoryBus()
+    publisher = Publisher(bus, store)
+    pages: list[int] = []
+    counts = await requalify_records(
+        crm, publisher, Selection(since=datetime(2000, 1, 1, tzinfo=UTC)), config_version="v1", now=NOW,
+        page_size=2, progress=lambda c: pages.append(c.read),
+    )  # fmt: skip
+    assert (counts.read, counts.published, counts.locked, counts.duplicates) == (5, 4, 1, 0)
+    assert pages == [2, 4, 5]  # progress after each bounded page
+    events = [LeadReceived.model_validate_json(v) for v in bus.values(TOPIC_RECEIVED)]
+    assert sorted(e.lead_id for e in events) == ["lead-1", "lead-2", "lead-4", "lead-5"]
+    assert all(e.event_id.startswith("requalify:local:lead-") for e in events)
+    again = await requalify_records(
+        crm, publisher, Selection(ids=("lead-1", "lead-2")), config_version="v1", now=NOW
+    )
+    assert (again.published, again.duplicates) == (0, 2)  # a repeat run publishes nothing
+    newer = await requalify_records(crm, publisher, Selection(ids=("lead-1",)), config_version="v2", now=NOW)
+    assert newer.published == 1  # new rules: requalified
+    await store.close()
+
+
+async def test_salesforce_leads_and_accounts_through_the_fake(tmp_path: Path) -> None:
+    store = await _store(tmp_path)
+    config = load_config(CONFIG_DIR)
+    async with salesforce_harness() as h:
+        h.fake.query_batch = 3
+        for i in range(7):
+            h.fake.add(
+                "Lead",
+                LastName=f"L{i}",
+                Email=f"l{i}@acme.example",
+                Company="Acme",
+                Leadflow_Locked__c=i == 0,
+            )
+        account = h.fake.add(
+            "Account", Name="Acme Logistics", Industry="Logistics", NumberOfEmployees=150, BillingCountry="ES"
+        )
+        bus = MemoryBus()
+        counts = await requalify_records(
+            h.crm, Publisher(bus, store), Selection(query="Company = 'Acme'"), config_version=config.version,
+            now=NOW, page_size=2,
+        )  # fmt: skip
+        assert (counts.read, counts.published, counts.locked) == (7, 6, 1)
+        events = [LeadReceived.model_validate_json(v) for v in bus.values(TOPIC_RECEIVED)]
+        assert {e.lead.source for e in events} == {"salesforce"}
+        assert all(e.lead.source_record_id and e.lead.source_record_id.startswith("00Q") for e in events)
+        fits = await requalify_accounts(h.crm, Selection(ids=(account,)), config.icp)
+        [row] = fits.accounts
+        assert row["icp"] == "yes" and fits.published == 1
+        assert h.fake.objects["Account"][account]["Leadflow_ICP_Status__c"] == "yes"
+    await store.close()
+
+
+def test_the_cli_requalifies_the_local_crm(tmp_path: Path) -> None:
+    async def two_records() -> None:
+        store = await _store(tmp_path)
+        crm = LocalCrm(store.engine)
+        await crm.start()
+        await crm.write(routed(1))
+        await crm.write(routed(2))
+        await store.close()
+
+    asyncio.run(two_records())
+    runner = CliRunner()
+    args = ["requalify", "--crm", "local", "--ids", "lead-1,lead-2", "--data-dir", str(tmp_path),
+            "--config", str(CONFIG_DIR), "--json"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout[result.stdout.index("{") :])
+    assert (body["read"], body["published"]) == (2, 2)
+    again = runner.invoke(app, args)
+    assert json.loads(again.stdout[again.stdout.index("{") :])["duplicates"] == 2
+    both = runner.invoke(app, ["requalify", "--crm", "local", "--ids", "x", "--since", "2026-01-01"])
+    assert both.exit_code != 0
