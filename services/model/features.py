@@ -2,8 +2,8 @@
 
 Pure and shared: training, backtests and the qualifier all turn leads into rows here, so a live
 lead is encoded exactly as its history was. Categorical values are lower-cased and coded by
-the vocabulary seen in training (rare or unseen values share one "other" code); numbers stay
-numbers; anything absent is NaN, which the trees treat as missing.
+the vocabulary seen in training (rare or unseen values share one "other" code, and an absent
+value has a "not given" code of its own); numbers stay numbers, NaN when absent.
 """
 
 from __future__ import annotations
@@ -27,13 +27,18 @@ class Feature(BaseModel):
     name: str  # the history column: what a person reads in an explanation
     path: str  # where it is read on a Lead: "company.industry", "attributes.TotalVisits"
     kind: Literal["numeric", "categorical"]
-    categories: tuple[str, ...] = ()  # the code of a value is its index; len() is "other"
+    categories: tuple[str, ...] = ()  # a value's code is its index; len() "other", len() + 1 "not given"
 
 
 class FeatureSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     features: tuple[Feature, ...]
+    # An absent categorical value as a category of its own, not NaN: LightGBM sends NaN to the
+    # same side as every unseen level, while "not given" is a signal of its own (a lead from an
+    # API or chat, not the form). +0.004 cross-validated AUC on X Education's training part.
+    # False (the default) keeps models saved before it scoring as they were trained.
+    missing_as_category: bool = False
 
     @property
     def names(self) -> list[str]:
@@ -79,7 +84,7 @@ def build_spec(leads: Sequence[Lead], columns: dict[str, str], kinds: dict[str, 
         vocabulary = sorted(v for v, n in counts.items() if n >= MIN_CATEGORY_COUNT)
         if vocabulary:  # a column that never repeats a value (a name, an id) teaches nothing
             features.append(Feature(name=name, path=path, kind="categorical", categories=tuple(vocabulary)))
-    return FeatureSpec(features=tuple(features))
+    return FeatureSpec(features=tuple(features), missing_as_category=True)
 
 
 def encode(lead: Lead, spec: FeatureSpec, lookup: list[dict[str, int]] | None = None) -> list[float]:
@@ -91,7 +96,10 @@ def encode(lead: Lead, spec: FeatureSpec, lookup: list[dict[str, int]] | None = 
             row.append(_number(raw))
             continue
         category = _category(raw)
-        row.append(math.nan if category is None else float(codes.get(category, len(codes))))
+        if category is None:
+            row.append(float(len(codes) + 1) if spec.missing_as_category else math.nan)
+        else:
+            row.append(float(codes.get(category, len(codes))))
     return row
 
 
@@ -116,5 +124,7 @@ def describe(feature: Feature, value: float) -> str:
         shown = f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
         return f"{feature.name} = {shown}"
     code = int(value)
+    if code > len(feature.categories):
+        return f"{feature.name} not given"
     shown = feature.categories[code] if code < len(feature.categories) else "a rare value"
     return f"{feature.name} is '{shown}'"
