@@ -135,7 +135,7 @@ fields:
   industry: company.industry
   employees: company.employees
   country: company.country
-  title: title
+  title: person.title
 """
 
 
