@@ -57,11 +57,11 @@ def _cases(history_file: Path, mapping_file: Path, limit: int | None) -> list[Ca
         raise _fail(f"{len(exc.problems)} problem(s):\n" + "\n".join(f"  {p}" for p in exc.problems)) from exc
     except (OSError, ValueError) as exc:
         raise _fail(f"cannot read {history_file}: {exc}") from exc
-    rows = range(len(history.leads) if limit is None else min(limit, len(history.leads)))
+    leads = history.leads if limit is None else history.leads[:limit]
     return [
-        Case(history.leads[i].source_record_id or str(i), history.leads[i], None, history.arrived(i) or UNDATED_NOW)
-        for i in rows
-    ]  # fmt: skip
+        Case(lead.source_record_id or str(i), lead, None, history.arrived(i) or UNDATED_NOW)
+        for i, lead in enumerate(leads)
+    ]
 
 
 def _enrich(cases: list[Case], config: LeadflowConfig, config_dir: Path) -> list[Case]:
@@ -144,11 +144,13 @@ def render(report: DiffReport, context: dict[str, Any]) -> list[str]:
         f"Replayed {total:,} leads from {context['history']} through {context['old']['dir']}"
         f" ({context['old']['version']}) and {context['new']['dir']} ({context['new']['version']});"
         f" decided by {decided_by}; enrichment: {context['enrichment']}.",
-        f"Changed: {_pct(c['any'], total)} leads. status {_pct(c['status'], total)}, tier {_pct(c['tier'], total)},"
-        f" owner {_pct(c['owner'], total)}: destination (team/queue) {_pct(c['destination'], total)},"
-        f" person only {_pct(c['person_only'], total)}; rule {_pct(c['rule'], total)},"
-        f" score {_pct(c['score'], total)}.",
-    ]  # fmt: skip
+        f"Changed: {_pct(c['any'], total)} leads (status, tier, rule or owner)",
+        f"  status {_pct(c['status'], total)}, tier {_pct(c['tier'], total)},"
+        f" score {_pct(c['score'], total)}",
+        f"  rule {_pct(c['rule'], total)}, owner {_pct(c['owner'], total)}:"
+        f" destination (team, queue) {_pct(c['destination'], total)},"
+        f" person only {_pct(c['person_only'], total)}",
+    ]
     for what, counts in report.transitions.items():
         moved = [(pair, n) for pair, n in counts.most_common() if pair[0] != pair[1]]
         if moved:

@@ -188,7 +188,9 @@ def diff(
         LeadDiff(c.lead_id, c.lead.company.name or c.lead.company.domain, b, a)
         for c, b, a in zip(cases, old, new, strict=True)
     ]
-    return summarize(leads, [r.id for r in before.routing.rules], [r.id for r in after.routing.rules], examples)
+    return summarize(
+        leads, [r.id for r in before.routing.rules], [r.id for r in after.routing.rules], examples
+    )
 
 
 def summarize(

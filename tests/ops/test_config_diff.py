@@ -103,9 +103,7 @@ def test_identical_configs_report_zero_changes() -> None:
 
 def test_a_weight_change_is_a_person_only_change_not_a_destination_change() -> None:
     teams = tuple(
-        t.model_copy(
-            update={"members": tuple(m.model_copy(update={"weight": 1}) for m in t.members)}
-        )
+        t.model_copy(update={"members": tuple(m.model_copy(update={"weight": 1}) for m in t.members)})
         for t in CONFIG.routing.teams
     )
     after = CONFIG.model_copy(update={"routing": CONFIG.routing.model_copy(update={"teams": teams})})
@@ -118,7 +116,7 @@ def write_history(path: Path) -> Path:
     """Twelve leads as a CRM export: logistics firms in Spain, banks, people with no company."""
     rows = [
         ["id", "company", "industry", "employees", "country", "title", "won"],
-        *[[f"r{i}", f"Haul {i}", "Logistics", str(60 + 20 * i), "ES", "Head of Operations", "1"] for i in range(6)],
+        *[[f"r{i}", f"Haul {i}", "Logistics", str(60 + 20 * i), "ES", "Head of Ops", "1"] for i in range(6)],
         *[[f"b{i}", f"Bank {i}", "Banking", "900", "DE", "Analyst", "0"] for i in range(3)],
         *[[f"n{i}", "", "", "", "", "", "0"] for i in range(3)],
     ]  # fmt: skip
@@ -139,7 +137,13 @@ fields:
 """
 
 
-def copy_config(tmp_path: Path, routing_edit: tuple[str, str] | None = None, icp_edit: tuple[str, str] | None = None) -> Path:
+def command(new: Path, history: Path, mapping: Path) -> list[str]:
+    return ["config", "diff", str(CONFIG_DIR), str(new), "--history", str(history), "--mapping", str(mapping)]
+
+
+def copy_config(
+    tmp_path: Path, routing_edit: tuple[str, str] | None = None, icp_edit: tuple[str, str] | None = None
+) -> Path:
     new = tmp_path / "new-config"
     shutil.copytree(CONFIG_DIR, new)
     for name, edit in (("routing.yaml", routing_edit), ("icp.yaml", icp_edit)):
@@ -154,8 +158,10 @@ def test_cli_on_a_generated_history(tmp_path: Path) -> None:
     history, mapping = write_history(tmp_path / "history.csv"), tmp_path / "mapping.yaml"
     mapping.write_text(MAPPING)
     # Mid-market now starts at 100 employees: the smaller hauliers fit no vertical any more.
-    new = copy_config(tmp_path, icp_edit=("employees: {min: 50, max: 500}", "employees: {min: 100, max: 500}"))
-    args = ["config", "diff", str(CONFIG_DIR), str(new), "--history", str(history), "--mapping", str(mapping)]
+    new = copy_config(
+        tmp_path, icp_edit=("employees: {min: 50, max: 500}", "employees: {min: 100, max: 500}")
+    )
+    args = command(new, history, mapping)
     out = CliRunner().invoke(app, [*args, "--json"])
     assert out.exit_code == 0, out.output
     result = json.loads(out.stdout)
@@ -179,7 +185,7 @@ def test_cli_refuses_an_invalid_new_config(tmp_path: Path) -> None:
     history, mapping = write_history(tmp_path / "history.csv"), tmp_path / "mapping.yaml"
     mapping.write_text(MAPPING)
     new = copy_config(tmp_path, routing_edit=("team: Inside sales\n", "team: Nobody\n"))
-    args = ["config", "diff", str(CONFIG_DIR), str(new), "--history", str(history), "--mapping", str(mapping)]
+    args = command(new, history, mapping)
     out = CliRunner().invoke(app, args)
     assert out.exit_code == 2
     assert "routing.yaml" in out.output and "not valid" in out.output
@@ -190,12 +196,11 @@ def test_x_education_history_with_a_new_rule(tmp_path: Path) -> None:
     # RevOps sends leads from the course's own lead form to a queue of their own.
     rule = (
         "  - id: lead-add-form\n"
-        "    when: {field: {\"lead.attributes.Lead Origin\": Lead Add Form}}\n"
+        '    when: {field: {"lead.attributes.Lead Origin": Lead Add Form}}\n'
         "    queue: Inbound forms\n"
     )
     new = copy_config(tmp_path, routing_edit=("  - id: needs-review\n", rule + "  - id: needs-review\n"))
-    args = ["config", "diff", str(CONFIG_DIR), str(new), "--history", str(X_EDUCATION), "--mapping", str(X_MAPPING)]
-    out = CliRunner().invoke(app, [*args, "--json"])
+    out = CliRunner().invoke(app, [*command(new, X_EDUCATION, X_MAPPING), "--json"])
     assert out.exit_code == 0, out.output
     result = json.loads(out.stdout)
     assert result["leads"] == 9240
