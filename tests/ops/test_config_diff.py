@@ -181,6 +181,28 @@ def test_cli_on_a_generated_history(tmp_path: Path) -> None:
     assert "@" not in text.stdout
 
 
+def test_cli_enrich_completes_the_company_from_the_offline_providers(tmp_path: Path) -> None:
+    history, mapping = tmp_path / "history.csv", tmp_path / "mapping.yaml"
+    mapping.write_text(
+        "label: {column: won, positive: ['1']}\nid: id\n"
+        "fields: {company: company.name, title: person.title}\n"
+    )
+    # Only a name: the domain finder and the demo firmographic table know it (logistics, 80, PT).
+    history.write_text("id,company,title,won\nr0,Iberia Freight,Head of Operations,1\nr1,,,0\n")
+    new = copy_config(
+        tmp_path, icp_edit=("employees: {min: 50, max: 500}", "employees: {min: 100, max: 500}")
+    )
+    plain = CliRunner().invoke(app, [*command(new, history, mapping), "--json"])
+    assert plain.exit_code == 0, plain.output
+    assert json.loads(plain.stdout)["changed"]["status"] == 0  # its size unknown: the range cannot matter
+    enriched = CliRunner().invoke(app, [*command(new, history, mapping), "--enrich", "--json"])
+    assert enriched.exit_code == 0, enriched.output
+    result = json.loads(enriched.stdout)
+    assert result["enrichment"] == "offline providers"
+    assert result["changed"]["status"] == 1
+    assert {"before": "qualified", "after": "unqualified", "leads": 1} in result["transitions"]["status"]
+
+
 def test_cli_refuses_an_invalid_new_config(tmp_path: Path) -> None:
     history, mapping = write_history(tmp_path / "history.csv"), tmp_path / "mapping.yaml"
     mapping.write_text(MAPPING)
