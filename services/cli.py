@@ -12,6 +12,7 @@ import uvicorn
 
 from connectors.errors import ConnectorError
 from services import cli_model
+from services.cli_config_diff import config_diff
 from services.cli_route import route_command
 from services.config import ConfigError, Problem, check_config, load_config
 from services.logs import configure
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Check and compare the YAML config under deploy/config/.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+config_app.command("diff")(config_diff)
 app.command("route")(route_command)
 
 Host = Annotated[str | None, typer.Option(help="Address to listen on [env LEADFLOW_HOST; default 127.0.0.1]")]
