@@ -85,8 +85,9 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
             },
         )
     )
-    for routed in [*waiting, hostile]:
-        await crm.write(routed)
+    for routed in [*waiting, hostile]:  # the writer's work
+        outcome = await crm.write(routed)
+        await store.mark_written(routed.lead_id, routed.event_id, NOW, outcome.crm, outcome.record_id)
     settings = Settings(api_token=TOKEN, data_dir=tmp_path, config_dir=CONFIG_DIR)
     app = create_app(settings, ("intake",), build=lambda: bootstrap(settings, bus=bus, store=store, crm=crm))
     async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
