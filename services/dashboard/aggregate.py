@@ -99,7 +99,7 @@ def routing_distribution(rows: Iterable[tuple[str | None, str | None, int]]) -> 
 
 def human_seconds(value: float | None) -> str:
     if value is None:
-        return "–"
+        return "-"
     if value < 120:
         return f"{value:.1f} s"
     if value < 7200:

@@ -173,17 +173,21 @@ async def _charts(request: Request, session: Session) -> Response:
     speed = aggregate.speed_to_lead(await queries.speed_pairs())
     adherence = aggregate.adherence_by_owner(await container.store.sla_adherence())
     routing = aggregate.routing_distribution(await queries.destinations())
-    speeds = [(f"p{p}", speed[f"p{p}"] / 60) for p in (50, 90, 99) if speed[f"p{p}"] is not None]
+    slowest = speed["p99"] or 0
+    divisor, unit = (1, " s") if slowest < 120 else (60, " min") if slowest < 7200 else (3600, " h")
+    speeds = [(f"p{p}", speed[f"p{p}"] / divisor) for p in (50, 90, 99) if speed[f"p{p}"] is not None]
     charts = {
         "tiers": bar_chart([(t, float(n)) for t, n in tiers], title="Leads per tier"),
         "conversion": bar_chart(
             [(c.tier, c.rate) for c in conversion], title="Conversion by tier", unit="%", maximum=100
         ),
-        "speed": bar_chart(speeds, title="Speed to lead (minutes)", unit=" min"),
+        "speed": bar_chart(speeds, title="Speed to lead", unit=unit),
         "adherence": bar_chart(
             [(a.owner, a.rate) for a in adherence if a.rate is not None],
-            title="SLA adherence per person", unit="%", maximum=100,
-        ),  # fmt: skip
+            title="SLA adherence per person",
+            unit="%",
+            maximum=100,
+        ),
         "routing": bar_chart([(k, float(n)) for k, n in routing], title="Leads per owner or queue"),
     }
     return page(

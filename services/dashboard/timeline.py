@@ -68,8 +68,12 @@ def timeline(
             detail.append(f"breached {sla['breached_at']:%Y-%m-%d %H:%M} UTC")
         steps.append(Step(sla["due_at"], "sla", f"first-touch deadline: {sla['state']}", tuple(detail)))
     for n in notifications:
-        detail = (f"attempts {n['attempts']}",) + ((f"last error: {n['last_error']}",) if n.get("last_error") else ())
-        steps.append(Step(n.get("next_at"), "notification", f"notify {n['channel']}: {n['state']}", detail))
+        sent = [f"attempts {n['attempts']}"] + (
+            [f"last error: {n['last_error']}"] if n.get("last_error") else []
+        )
+        steps.append(
+            Step(n.get("next_at"), "notification", f"notify {n['channel']}: {n['state']}", tuple(sent))
+        )
     return _ordered(steps)
 
 

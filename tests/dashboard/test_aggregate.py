@@ -65,7 +65,7 @@ def test_excerpt_hides_email_addresses_and_markdown() -> None:
 
 
 def test_human_seconds() -> None:
-    assert aggregate.human_seconds(None) == "–"
+    assert aggregate.human_seconds(None) == "-"
     assert aggregate.human_seconds(1.25) == "1.2 s"
     assert aggregate.human_seconds(600) == "10.0 min"
     assert aggregate.human_seconds(7200) == "2.0 h"

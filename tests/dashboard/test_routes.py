@@ -15,7 +15,9 @@ async def test_every_page_needs_a_login(live: Live) -> None:
     for path in [*PAGES, f"/dashboard/leads/{live.hostile.lead_id}", "/dashboard"]:
         answer = await live.client.get(path)
         assert answer.status_code == 303 and answer.headers["location"] == "/dashboard/login", path
-    posted = await live.client.post(f"/dashboard/review/{live.waiting[0].lead_id}", data={"action": "approve"})
+    posted = await live.client.post(
+        f"/dashboard/review/{live.waiting[0].lead_id}", data={"action": "approve"}
+    )
     assert posted.status_code == 401
     assert (await live.client.get("/dashboard/login")).status_code == 200
 
@@ -96,7 +98,9 @@ async def test_review_approve_and_override_round_trip_to_the_crm(live: Live) -> 
     override = {"csrf": csrf, "action": "override", "status": "qualified", "tier": "hot",
                 "owner": "ana.garcia", "note": "spoke to them"}  # fmt: skip
     assert (await live.client.post(f"/dashboard/review/{second.lead_id}", data=override)).status_code == 303
-    bad = await live.client.post(f"/dashboard/review/{second.lead_id}", data={"csrf": csrf, "action": "maybe"})
+    bad = await live.client.post(
+        f"/dashboard/review/{second.lead_id}", data={"csrf": csrf, "action": "maybe"}
+    )
     assert bad.status_code == 422
     assert "Nothing waiting for review" in (await live.client.get("/dashboard/review")).text
 
@@ -112,14 +116,18 @@ async def test_review_approve_and_override_round_trip_to_the_crm(live: Live) -> 
 
 
 def letter(n: int) -> bytes:
-    return DeadLetter(
-        topic=TOPIC_RECEIVED,
-        key=f"k{n}",
-        value=f'{{"lead_id": "lead-{n}", "n": {n}}}',
-        error="PoisonEvent: <b>bad</b>",
-        consumer="leadflow-qualifier",
-        failed_at=datetime(2026, 11, 18, 9, n, tzinfo=UTC),
-    ).model_dump_json().encode()
+    return (
+        DeadLetter(
+            topic=TOPIC_RECEIVED,
+            key=f"k{n}",
+            value=f'{{"lead_id": "lead-{n}", "n": {n}}}',
+            error="PoisonEvent: <b>bad</b>",
+            consumer="leadflow-qualifier",
+            failed_at=datetime(2026, 11, 18, 9, n, tzinfo=UTC),
+        )
+        .model_dump_json()
+        .encode()
+    )
 
 
 async def test_dead_letters_are_listed_and_replayed_one_or_all(live: Live) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from xml.etree import ElementTree
 
+from defusedxml.ElementTree import fromstring
+
 from services.dashboard.svg import BAR_W, bar_chart
 
 NS = "{http://www.w3.org/2000/svg}"
 
 
 def parse(svg: str) -> ElementTree.Element:
-    return ElementTree.fromstring(svg)
+    element: ElementTree.Element = fromstring(svg)
+    return element
 
 
 def test_one_bar_per_value_scaled_to_the_largest() -> None:
