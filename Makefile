@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: setup run test bench lint typecheck check demo lock clean postgres
+.PHONY: setup run test bench lint typecheck check demo lock clean postgres chromium
 
 setup: $(STAMP)
 
@@ -22,7 +22,7 @@ run: setup
 	@echo "Then:  curl -H 'Authorization: Bearer $${LEADFLOW_API_TOKEN:-dev-token}' http://127.0.0.1:$(PORT)/v1/leads"
 	LEADFLOW_API_TOKEN=$${LEADFLOW_API_TOKEN:-dev-token} $(BIN)/leadflow run --port $(PORT) --config deploy/config --data-dir var
 
-test: setup lint typecheck postgres
+test: setup lint typecheck postgres chromium
 	$(BIN)/pytest
 
 # The PostgreSQL tests start their own server (tests/servers.py) from Debian's `postgresql`
@@ -32,6 +32,14 @@ postgres:
 	elif [ "$$(id -u)" = 0 ]; then \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get -y -q install postgresql; \
 	else echo "PostgreSQL is missing: sudo apt-get install postgresql (the tests need initdb, pg_ctl)"; exit 1; fi
+
+# The dashboard's browser test drives Debian's chromium (headless, through Playwright): installed
+# here where it is missing (as root, as CI runs; else it says how). Never `playwright install`.
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get -y -q install chromium; \
+	else echo "chromium is missing: sudo apt-get install chromium (the dashboard browser test needs it)"; exit 1; fi
 
 # Benchmarks print JSON; they are run on demand, never by `make test`.
 bench: setup

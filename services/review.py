@@ -115,15 +115,11 @@ def reviewed(current: LeadRouted, body: ReviewBody, event_id: str, now: datetime
     )
 
 
-async def post_review(request: Request) -> JSONResponse:
-    authenticate(request)
-    lead_id = request.path_params["lead_id"]
-    body: ReviewBody = await _body(request, ReviewBody)
-    container = request.app.state.container
+async def apply_review(container: Any, lead_id: str, body: ReviewBody, now: datetime) -> dict[str, Any]:
+    """Record a reviewer's call and publish it (the API and the dashboard share this)."""
     current = await container.store.current_decision(lead_id)
     if current is None:
         raise NotFound(f"no decision for lead '{lead_id}' yet")
-    now = request.app.state.clock()
     event_id = f"review:{lead_id}:{uuid.uuid4().hex[:16]}"
     routed = reviewed(current, body, event_id, now, container.config.routing)
     changes = {
@@ -153,7 +149,15 @@ async def post_review(request: Request) -> JSONResponse:
         )
         await container.bus.publish(TOPIC_FEEDBACK, lead_id, feedback.model_dump_json().encode())
     log.info("lead_reviewed", lead_id=lead_id, event_id=event_id, action=body.action, changed=sorted(changes))
-    return JSONResponse({"lead_id": lead_id, "event_id": event_id, "action": body.action, "changes": changes})
+    return {"lead_id": lead_id, "event_id": event_id, "action": body.action, "changes": changes}
+
+
+async def post_review(request: Request) -> JSONResponse:
+    authenticate(request)
+    lead_id = request.path_params["lead_id"]
+    body: ReviewBody = await _body(request, ReviewBody)
+    container = request.app.state.container
+    return JSONResponse(await apply_review(container, lead_id, body, request.app.state.clock()))
 
 
 async def post_touch(request: Request) -> JSONResponse:

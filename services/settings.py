@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     database_pool_timeout: float = Field(default=30.0, gt=0)  # seconds to wait for a connection
     migrate_on_start: bool = True  # false at scale: `leadflow migrate` (a Job) upgrades the schema
     api_token: SecretStr | None = None
+    # The dashboard's login token (default: the API token) and the key that signs its session
+    # cookie. Unset secret: a random one per process (sessions end on restart and are not shared
+    # by replicas; set it, the same everywhere, behind a load balancer).
+    dashboard_token: SecretStr | None = None
+    dashboard_secret: SecretStr | None = None
+    dashboard_session_hours: float = Field(default=12, gt=0, le=24 * 30)
     log_level: str = "info"
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     consumer_max_attempts: int = Field(default=5, ge=1)

@@ -28,6 +28,7 @@ from services import metrics, tracing
 from services.bootstrap import Container, bootstrap
 from services.briefing import Briefer
 from services.consumer import ConsumerLoop
+from services.dashboard import ROUTES as DASHBOARD_ROUTES
 from services.errors import InvalidWebhook
 from services.forget import forget_endpoint
 from services.intake.openapi import openapi
@@ -260,6 +261,7 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
     if "intake" in roles:
         routes += [*INTAKE_ROUTES, *REVIEW_ROUTES, *WEBHOOK_ROUTES, Route("/openapi.json", openapi)]
         routes.append(Route("/v1/forget", forget_endpoint, methods=["POST"]))
+        routes += DASHBOARD_ROUTES
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
