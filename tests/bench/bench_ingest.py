@@ -115,8 +115,12 @@ def start_workers(kind: str, port: int, workers: int, env: dict[str, str], log: 
     with log.open("ab") as out:
         for _ in range(workers):  # one at a time: the first creates topics and migrates the store
             procs.append(
-                subprocess.Popen([sys.executable, "-m", "tests.bench.reuseport", kind, str(port)],
-                                 env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+                subprocess.Popen(
+                    [sys.executable, "-m", "tests.bench.reuseport", kind, str(port)],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
             )
             deadline = time.monotonic() + 90
             while listeners(port) < len(procs):
@@ -133,7 +137,9 @@ def stop(procs: list[Any]) -> None:
         proc.wait(timeout=30)
 
 
-def wrk(wrk_bin: str, script: Path, prefix: Path, port: int, args: argparse.Namespace, seconds: int) -> dict[str, Any]:
+def wrk(
+    wrk_bin: str, script: Path, prefix: Path, port: int, args: argparse.Namespace, seconds: int
+) -> dict[str, Any]:
     result = subprocess.run(
         [wrk_bin, "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds}s",
          "--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{port}", "--", str(prefix)],
@@ -154,7 +160,9 @@ def wrk(wrk_bin: str, script: Path, prefix: Path, port: int, args: argparse.Name
     }
 
 
-def measure(kind: str, env: dict[str, str], tmp: Path, args: argparse.Namespace, wrk_bin: str) -> dict[str, Any]:
+def measure(
+    kind: str, env: dict[str, str], tmp: Path, args: argparse.Namespace, wrk_bin: str
+) -> dict[str, Any]:
     port = free_port()
     script = tmp / "signed.lua"
     script.write_text(LUA)
@@ -229,7 +237,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--pool", type=int, default=0, help="distinct deliveries (default 12,000/s x duration)")
+    parser.add_argument("--pool", type=int, default=0, help="distinct deliveries (12,000/s x duration)")
     args = parser.parse_args()
     args.pool = args.pool or 12_000 * args.duration
     print(json.dumps(run(args)))

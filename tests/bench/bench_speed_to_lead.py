@@ -77,15 +77,28 @@ class Stack:
         }
         if hubspot_url:
             self.env |= {"LEADFLOW_HUBSPOT_TOKEN": "test-token", "LEADFLOW_HUBSPOT_BASE_URL": hubspot_url}
-        self.args = ["--bus", "kafka", "--bootstrap", bootstrap, "--config", str(config), "--data-dir", str(tmp)]
+        self.args = [
+            "--bus",
+            "kafka",
+            "--bootstrap",
+            bootstrap,
+            "--config",
+            str(config),
+            "--data-dir",
+            str(tmp),
+        ]
         self.intake_port = 0
 
     def start(self, role: str) -> int:
         port = free_port()
         with (self.tmp / f"{role}.log").open("ab") as out:
             self.procs.append(
-                subprocess.Popen([sys.executable, "-m", "services", role, "--port", str(port), *self.args],
-                                 env=self.env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+                subprocess.Popen(
+                    [sys.executable, "-m", "services", role, "--port", str(port), *self.args],
+                    env=self.env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
             )
         wait_for_port(port, timeout=90)
         return port
@@ -108,21 +121,36 @@ def requests(port: int, count: int, tag: str) -> list[bytes]:
         body = json.dumps(lead).encode()
         out.append(
             f"POST /v1/leads HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {TOKEN}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
         )
     return out
 
 
-async def one_connection(port: int, queue: asyncio.Queue[bytes | None], accepted: list[str], statuses: dict[int, int]) -> None:
+async def exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, bytes]:
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))  # fmt: skip
+    return status, await reader.readexactly(length)
+
+
+async def one_connection(
+    port: int, queue: asyncio.Queue[bytes | None], accepted: list[str], statuses: dict[int, int]
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while (request := await queue.get()) is not None:
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
-            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length:"))  # fmt: skip
-            body = await reader.readexactly(length)
+            try:
+                status, body = await exchange(reader, writer, request)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                # The server closed an idle keep-alive connection before reading: send it afresh.
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                status, body = await exchange(reader, writer, request)
             statuses[status] = statuses.get(status, 0) + 1
             if status == 202:
                 accepted.append(json.loads(body)["lead_id"])
@@ -136,7 +164,9 @@ async def load(port: int, rate: float, seconds: float, tag: str) -> tuple[list[s
     queue: asyncio.Queue[bytes | None] = asyncio.Queue()
     accepted: list[str] = []
     statuses: dict[int, int] = {}
-    workers = [asyncio.create_task(one_connection(port, queue, accepted, statuses)) for _ in range(CONNECTIONS)]
+    workers = [
+        asyncio.create_task(one_connection(port, queue, accepted, statuses)) for _ in range(CONNECTIONS)
+    ]
     start = time.monotonic()
     for i, request in enumerate(batch):
         delay = start + i / rate - time.monotonic()
@@ -158,7 +188,8 @@ async def written_times(database: str, lead_ids: list[str]) -> dict[str, float]:
             for i in range(0, len(lead_ids), 5000):
                 rows = await conn.execute(
                     select(leads_table.c.lead_id, leads_table.c.received_at, leads_table.c.written_at).where(
-                        leads_table.c.lead_id.in_(lead_ids[i : i + 5000]), leads_table.c.written_at.is_not(None)
+                        leads_table.c.lead_id.in_(lead_ids[i : i + 5000]),
+                        leads_table.c.written_at.is_not(None),
                     )
                 )
                 out |= {r[0]: (r[2] - r[1]).total_seconds() for r in rows.all()}
@@ -173,9 +204,10 @@ def quantile(values: list[float], q: float) -> float | None:
     return round(statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1], 3)
 
 
-async def phase(tmp: Path, bootstrap: str, database: str, crm: str, rate: float, seconds: float) -> dict[str, Any]:
-    fake: HubSpotFake | None = None
-    async with contextlib_running(crm) as (fake, url):
+async def phase(
+    tmp: Path, bootstrap: str, database: str, crm: str, rate: float, seconds: float
+) -> dict[str, Any]:
+    async with HubSpotPhase(crm) as (fake, url):
         stack = Stack(tmp, bootstrap, database, config_dir(tmp, f"{crm}-{rate:g}"[:40]), url)
         try:
             for role in ("qualifier", "writer"):
@@ -214,7 +246,7 @@ async def phase(tmp: Path, bootstrap: str, database: str, crm: str, rate: float,
     return result
 
 
-class contextlib_running:  # noqa: N801 - reads as a context manager
+class HubSpotPhase:
     """The HubSpot fake (190 requests / 10 s) for the hubspot phase; nothing for the local CRM."""
 
     def __init__(self, crm: str) -> None:
