@@ -47,6 +47,9 @@ bench: setup
 	$(BIN)/python -m tests.bench.bench_enrich
 	$(BIN)/python -m tests.bench.bench_train
 	$(BIN)/python -m tests.bench.bench_writer
+	$(BIN)/python -m tests.bench.bench_qualifier
+	$(BIN)/python -m tests.bench.bench_ingest
+	$(BIN)/python -m tests.bench.bench_speed_to_lead
 
 lint: setup
 	$(BIN)/ruff check .
