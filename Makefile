@@ -22,8 +22,11 @@ run: setup
 	@echo "Then:  curl -H 'Authorization: Bearer $${LEADFLOW_API_TOKEN:-dev-token}' http://127.0.0.1:$(PORT)/v1/leads"
 	LEADFLOW_API_TOKEN=$${LEADFLOW_API_TOKEN:-dev-token} $(BIN)/leadflow run --port $(PORT) --config deploy/config --data-dir var
 
+# Most tests wait on brokers and servers, not on the CPU: three workers even on two cores.
+# The fault and integration tests keep to one worker each (tests/conftest.py).
+TEST_WORKERS ?= 3
 test: setup lint typecheck postgres chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=20
 
 # The PostgreSQL tests start their own server (tests/servers.py) from Debian's `postgresql`
 # package: installed here where initdb is missing (as root, as CI runs; else it says how).

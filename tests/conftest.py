@@ -41,3 +41,13 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     else:
         async with postgres_database(request.getfixturevalue("postgres_server_url")) as url:
             yield url
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`make test` runs the suite on several xdist workers (most tests wait on brokers, not on
+    the CPU). The multi-process fault and integration tests each keep to one worker, so no two
+    of one kind fight for the machine's cores and miss their bounds."""
+    for item in items:
+        part = item.path.relative_to(ROOT / "tests").parts[0]
+        if part in ("faults", "integration"):
+            item.add_marker(pytest.mark.xdist_group(part))
