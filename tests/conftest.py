@@ -46,8 +46,11 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """`make test` runs the suite on several xdist workers (most tests wait on brokers, not on
     the CPU). The multi-process fault and integration tests each keep to one worker, so no two
-    of one kind fight for the machine's cores and miss their bounds."""
+    of one kind fight for the machine's cores and miss their bounds; their guard against a hang
+    is wider than the default (a loaded two-core machine starts a dozen Pythons slowly)."""
     for item in items:
         part = item.path.relative_to(ROOT / "tests").parts[0]
         if part in ("faults", "integration"):
             item.add_marker(pytest.mark.xdist_group(part))
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(480))

@@ -67,6 +67,7 @@ class Faults:
     """What the fake does wrong on purpose, until a monotonic time or for a count of requests."""
 
     throttle_until: float = 0.0
+    throttle_at_least: int = 0  # a stretch also lasts until this many requests were refused in it
     down_until: float = 0.0
     fail_next: int = 0
     fail_status: int = 500
@@ -122,8 +123,11 @@ class HubSpotFake:
 
     # -- knobs -----------------------------------------------------------------------------
 
-    def throttle(self, seconds: float) -> None:
+    def throttle(self, seconds: float, at_least: int = 0) -> None:
+        """Answer 429 for ``seconds``, and on until ``at_least`` requests were refused: on a busy
+        machine the writer may send nothing for a few seconds, which would test nothing."""
         self.faults.throttle_until = time.monotonic() + seconds
+        self.faults.throttle_at_least = at_least
 
     def down(self, seconds: float) -> None:
         self.faults.down_until = time.monotonic() + seconds
@@ -189,7 +193,8 @@ class HubSpotFake:
         if f.fail_next > 0:
             f.fail_next -= 1
             raise Refused(error(f.fail_status, "internal error", "INTERNAL_ERROR"))
-        if now < f.throttle_until or len(self._arrivals) > self.limit:
+        if now < f.throttle_until or f.throttle_at_least > 0 or len(self._arrivals) > self.limit:
+            f.throttle_at_least = max(f.throttle_at_least - 1, 0)
             self.throttled += 1
             raise Refused(self._too_many())
         body = await request.body()

@@ -50,7 +50,7 @@ async def test_a_429_stretch_loses_no_lead_and_keeps_within_the_budget(tmp_path:
         p.start("writer")
         while written(fake, leads) < 50:
             await asyncio.sleep(0.05)
-        fake.throttle(3.0)  # every request answered 429 for 3 s
+        fake.throttle(3.0, at_least=3)  # every request answered 429 for 3 s, and three at least
         await wait_all_written(fake, leads, timeout=180)
         assert "dead_lettered" not in p.log("writer")
     check_every_contact(fake, leads)
