@@ -130,7 +130,7 @@ async def test_poison_is_dead_lettered_without_blocking_its_partition_then_repla
         assert len(letters) == 3
         for letter in letters:
             assert (letter.topic, letter.key, letter.consumer) == (TOPIC_RECEIVED, KEY, QUALIFIER)
-            # The error is its class and a message: no stack trace, nothing of the lead.
+            # The error is its class and a message, on one line: no stack trace.
             assert re.fullmatch(r"[A-Za-z]+: [^\n]+", letter.error), letter.error
         by_value = {
             base64.b64decode(x.value) if x.encoding == "base64" else x.value.encode(): x for x in letters
