@@ -4,12 +4,17 @@ The DLQ is read from its start by a consumer group of its own for each run (noth
 for the other consumers), filtered by ``--since`` (when it failed) and ``--lead``, and each match
 is republished with its original key, value and headers. Replaying twice is harmless: every
 consumer is idempotent by event_id. A dead letter stays in leads.dlq (it is a log).
+
+One run republishes each distinct message (topic, key, value) once: a message that is still
+poison is dead-lettered again while the run reads on, and republishing that copy too would feed
+it round the loop for as long as the consumers are quicker than ``idle``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import time
 import uuid
@@ -32,6 +37,7 @@ class ReplayReport:
     matched: int = 0
     republished: int = 0
     unreadable: int = 0
+    repeats: int = 0  # letters for a message this run already republished (or counted, dry)
 
 
 def _lead_of(letter: DeadLetter) -> str | None:
@@ -51,6 +57,7 @@ async def replay_dlq(
 ) -> ReplayReport:  # fmt: skip
     """Republish matching dead letters; stops once the DLQ has been quiet for ``idle`` seconds."""
     report = ReplayReport()
+    done: set[bytes] = set()  # digests of the messages republished: a DLQ can be large
     consumer = await bus.consumer([TOPIC_DLQ], f"leadflow-replay-{uuid.uuid4().hex[:12]}")
     try:
         quiet_since = time.monotonic()
@@ -69,6 +76,13 @@ async def replay_dlq(
                     continue
                 if lead is not None and _lead_of(letter) != lead:
                     continue
+                message_id = hashlib.sha256(
+                    json.dumps([letter.topic, letter.key, letter.encoding, letter.value]).encode()
+                ).digest()
+                if message_id in done:
+                    report.repeats += 1
+                    continue
+                done.add(message_id)
                 report.matched += 1
                 if dry_run:
                     continue

@@ -1,4 +1,6 @@
-"""A fake OpenAI-compatible /v1/chat/completions endpoint: answers, or hangs past the timeout."""
+"""A fake OpenAI-compatible /v1/chat/completions endpoint: answers, hangs past the timeout, or
+answers 200 with no choices at all (as a provider's content filter can) when the prompt mentions
+one of ``no_choices_for``."""
 
 from __future__ import annotations
 
@@ -19,11 +21,15 @@ class FakeLlm:
     angle: str = "Lead with their 40-depot billing pain."
     next_step: str = "Book a 20-minute billing demo this week."
     requests: list[dict[str, Any]] = field(default_factory=list)
+    no_choices_for: set[str] = field(default_factory=set)
 
     def app(self) -> Starlette:
         async def completions(request: Request) -> JSONResponse:
             self.requests.append({"headers": dict(request.headers), "body": await request.json()})
             await asyncio.sleep(self.delay)
+            prompt = json.dumps(self.requests[-1]["body"].get("messages"))
+            if any(needle in prompt for needle in self.no_choices_for):
+                return JSONResponse({"id": "chatcmpl-1", "object": "chat.completion", "choices": []})
             content = json.dumps({"angle": self.angle, "next_step": self.next_step})
             return JSONResponse(
                 {

@@ -50,6 +50,7 @@ class Cluster:
     tmp: Path
     bootstrap: str
     database_url: str
+    config_dir: Path = CONFIG_DIR  # a test may start the services on a config of its own
     services: dict[str, Service] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
@@ -68,7 +69,7 @@ class Cluster:
             name.split("-")[0], free_port(), self.tmp / f"{name}.log"
         )
         command = [sys.executable, "-m", "services", service.role, "--port", str(service.port),
-                   "--bus", "kafka", "--bootstrap", self.bootstrap, "--config", str(CONFIG_DIR),
+                   "--bus", "kafka", "--bootstrap", self.bootstrap, "--config", str(self.config_dir),
                    "--data-dir", str(self.tmp / "data")]  # fmt: skip
         service.proc = await asyncio.to_thread(self._spawn, command, service.log)
         self.services[name] = service

@@ -67,3 +67,18 @@ async def test_replay_puts_matching_dead_letters_back_on_their_topic(tmp_path: P
     everything = replay(tmp_path)
     assert everything["republished"] == 3
     assert sorted(v["event_id"] for _, v in await routed_on_bus(tmp_path)) == ["ev-1", "ev-2", "ev-3", "ev-3"]
+
+
+async def test_a_message_dead_lettered_again_is_republished_once_per_run(tmp_path: Path) -> None:
+    # Still poison after a replay, it fails again: a run that republished every copy it reads
+    # would keep feeding it round while consumers run (the fault test on Kafka meets exactly that).
+    bus = SqliteBus(tmp_path / "bus.db")
+    await bus.start()
+    await bus.publish(TOPIC_DLQ, "a", letter("lead-a", "ev-1", FAILED))
+    await bus.publish(TOPIC_DLQ, "a", letter("lead-a", "ev-1", FAILED + timedelta(minutes=5)))
+    await bus.publish(TOPIC_DLQ, "b", letter("lead-b", "ev-2", FAILED))
+    await bus.close()
+
+    report = replay(tmp_path)
+    assert (report["read"], report["matched"], report["republished"], report["repeats"]) == (3, 2, 2, 1)
+    assert sorted(v["event_id"] for _, v in await routed_on_bus(tmp_path)) == ["ev-1", "ev-2"]
