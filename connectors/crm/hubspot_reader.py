@@ -3,6 +3,7 @@ contacts and companies to requalify, and GDPR deletion of a contact."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -14,6 +15,8 @@ from connectors.enrichment.firmographics import normalise_domain
 from schemas.crm import HubSpotCrm as HubSpotConfig
 from schemas.enrichment import AccountMatch, ContactMatch
 from schemas.lead import Lead
+
+log = logging.getLogger(__name__)
 
 CONTACT_FIELDS = ["email", "firstname", "lastname", "jobtitle", "phone", "company", "website", "country",
                   "hubspot_owner_id", "lastmodifieddate"]  # fmt: skip
@@ -41,6 +44,7 @@ class HubSpotReader:
 
     def __init__(self, api: HubSpotApi, config: HubSpotConfig) -> None:
         self.api, self.config = api, config
+        self._warned_lookup = False
 
     # -- enrichment (ContactDirectory, AccountDirectory) ------------------------------------
 
@@ -55,6 +59,13 @@ class HubSpotReader:
             )  # fmt: skip
         except HubSpotRejected as exc:
             if exc.status == 404:
+                return None
+            if exc.status == 400 and not self._warned_lookup:
+                # The lead-id property is not there yet: the writer creates it on its first
+                # start, and until then no contact can carry it. Not a reason to fail a lead.
+                self._warned_lookup = True
+                log.warning("HubSpot refused the lookup by %s: %s", self.config.property_for("lead_id"), exc)
+            if exc.status == 400:
                 return None
             raise
         props = record.get("properties") or {}

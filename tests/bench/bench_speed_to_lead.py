@@ -45,9 +45,9 @@ CONNECTIONS = 32
 DRAIN_BOUND = 600.0  # seconds to wait for the backlog after the load: a guard, not a figure
 
 
-def config_dir(tmp: Path, crm: str) -> Path:
+def config_dir(tmp: Path, crm: str, rate: float) -> Path:
     """deploy/config with rate limits out of the way and, for HubSpot, every lead sent there."""
-    target = tmp / f"config-{crm}"
+    target = tmp / f"config-{crm}-{rate:g}"
     target.mkdir()
     for path in CONFIG_DIR.glob("*.yaml"):
         (target / path.name).write_text(path.read_text())
@@ -208,7 +208,7 @@ async def phase(
     tmp: Path, bootstrap: str, database: str, crm: str, rate: float, seconds: float
 ) -> dict[str, Any]:
     async with HubSpotPhase(crm) as (fake, url):
-        stack = Stack(tmp, bootstrap, database, config_dir(tmp, f"{crm}-{rate:g}"[:40]), url)
+        stack = Stack(tmp, bootstrap, database, config_dir(tmp, crm, rate), url)
         try:
             for role in ("qualifier", "writer"):
                 await asyncio.to_thread(stack.start, role)

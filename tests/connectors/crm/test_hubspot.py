@@ -148,3 +148,12 @@ def test_http_answers_become_the_connector_errors() -> None:
         "op", FakeApiException(400, {}, {"category": "VALIDATION_ERROR", "message": "a@b.c"})
     )
     assert isinstance(rejected, HubSpotRejected) and "a@b.c" not in str(rejected)
+
+
+async def test_looking_up_a_lead_before_its_property_exists_finds_nothing_and_fails_nothing(
+    hub: Setup,
+) -> None:
+    # A qualifier may ask before any writer created leadflow_lead_id: HubSpot answers 400 then.
+    assert "POST /crm/v3/properties/{kind}/batch/create" not in hub.fake.calls
+    assert await hub.crm.contact("lead-before-any-write") is None
+    assert hub.fake.refused, "the fake should have refused the lookup by a missing property"
