@@ -1,17 +1,25 @@
 """Review queue: GET /v1/review lists waiting leads; POST /v1/review/{id} approves or overrides,
-is kept as feedback, published on leads.feedback, and written to the (local) CRM."""
+is kept as feedback, published on leads.feedback, and written to the CRM: the local one, and
+HubSpot (its fake, through hubspot-api-client)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 
 from connectors.bus.memory import MemoryBus
+from connectors.crm import CrmWriter
+from connectors.crm.hubspot import HubSpotCrm
 from connectors.crm.local import LocalCrm
+from connectors.crm.resilience import Guard
 from connectors.store.engine import make_engine
 from connectors.store.sql import SqlStore
+from schemas.crm import HubSpotCrm as HubSpotConfig
 from schemas.events import TOPIC_FEEDBACK, TOPIC_ROUTED, LeadFeedback, LeadReceived, LeadRouted
 from schemas.lead import Lead, lead_id_for
 from services.bootstrap import bootstrap
@@ -20,6 +28,9 @@ from services.qualifier.service import Qualifier
 from services.settings import Settings
 from services.web import create_app
 from tests.conftest import CONFIG_DIR
+from tests.connectors.crm.conftest import FAST
+from tests.fakes.hubspot import HubSpotFake, running
+from tests.integration.hubspot_run import OWNERS, fake_hubspot
 from tests.servers import serve
 
 TOKEN = "review-token"
@@ -35,11 +46,53 @@ def unclear(n: int) -> LeadReceived:
     return LeadReceived(event_id=f"ev-{n}", lead_id=lead_id_for(lead.identity), received_at=NOW, lead=lead)
 
 
-async def test_review_approve_and_override_round_trip_to_the_crm(tmp_path: Path) -> None:
+@dataclass
+class Target:
+    crm: CrmWriter
+    fake: HubSpotFake | None = None
+
+    async def seen(self, lead: LeadRouted) -> tuple[str | None, str | None, str | None]:
+        """Owner, status and tier as the CRM holds them (routing.yaml's member id for the owner)."""
+        if self.fake is None:
+            assert isinstance(self.crm, LocalCrm)
+            record = await self.crm.record(lead.lead_id) or {}
+            return record.get("owner"), record.get("status"), record.get("tier")
+        contact = self.fake.contact_by_email(lead.lead.person.email or "") or {"properties": {}}
+        props = contact["properties"]
+        member = {v: k for k, v in OWNERS.items()}.get(props.get("hubspot_owner_id") or "")
+        return member, props.get("leadflow_status"), props.get("leadflow_tier")
+
+
+@pytest.fixture(params=["local", "hubspot"])
+async def target(request: pytest.FixtureRequest, store: SqlStore) -> AsyncIterator[Target]:
+    if request.param == "local":
+        crm = LocalCrm(store.engine)
+        await crm.start()
+        yield Target(crm)
+        return
+    fake = fake_hubspot()
+    fake.limit = 1000
+    async with running(fake) as url:
+        hubspot = HubSpotCrm(
+            fake.token, HubSpotConfig(owners=OWNERS), base_url=url, guard=Guard("hubspot", FAST)
+        )
+        await hubspot.start()
+        yield Target(hubspot, fake)
+        await hubspot.close()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
     store = SqlStore(make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"))
     await store.start()
-    crm = LocalCrm(store.engine)
-    await crm.start()
+    yield store
+    await store.close()
+
+
+async def test_review_approve_and_override_round_trip_to_the_crm(
+    tmp_path: Path, store: SqlStore, target: Target
+) -> None:
+    crm = target.crm
     bus = MemoryBus()
     qualifier = Qualifier(bus, store, lambda: CONFIG, clock=lambda: NOW)
     waiting = [await qualifier.decide_and_record(unclear(n)) for n in (1, 2)]
@@ -82,16 +135,8 @@ async def test_review_approve_and_override_round_trip_to_the_crm(tmp_path: Path)
 
     for value in bus.values(TOPIC_ROUTED):  # the writer's work
         await crm.write(LeadRouted.model_validate_json(value))
-    record = await crm.record(waiting[0].lead_id)
-    assert record is not None
-    assert (record["owner"], record["status"], record["tier"], record["queue"]) == (
-        "ana.garcia",
-        "qualified",
-        "hot",
-        None,
-    )
-    untouched = await crm.record(waiting[1].lead_id)
-    assert untouched is not None and untouched["queue"] == "SDR review" and untouched["writes"] == 2
+    assert await target.seen(waiting[0]) == ("ana.garcia", "qualified", "hot")
+    assert await target.seen(waiting[1]) == (None, "insufficient_info", waiting[1].evaluation.tier)
     feedback = [LeadFeedback.model_validate_json(v) for v in bus.values(TOPIC_FEEDBACK)]
     assert {(f.lead_id, f.property, f.value) for f in feedback} == {
         (waiting[0].lead_id, "status", "qualified"),
@@ -102,4 +147,3 @@ async def test_review_approve_and_override_round_trip_to_the_crm(tmp_path: Path)
     [kept] = await store.feedback_for(waiting[0].lead_id)
     assert kept["action"] == "override" and kept["note"] == "spoke to them: 300 staff"
     assert (await store.get_lead(waiting[0].lead_id) or {})["owner"] == "ana.garcia"
-    await store.close()
