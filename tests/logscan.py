@@ -116,10 +116,11 @@ class LogCapture:
     _offsets: dict[Path, int] = field(default_factory=dict)
     _streams: dict[str, _Tee] = field(default_factory=dict)
 
-    def add_file(self, path: Path) -> None:
-        """Scan ``path`` too, from its current end (a session-wide log holds other tests' lines)."""
+    def add_file(self, path: Path, whole: bool = False) -> None:
+        """Scan ``path`` too: from its current end (a session-wide log holds other tests' lines),
+        or ``whole`` (a process the test started)."""
         self.files.append(path)
-        self._offsets[path] = path.stat().st_size if path.exists() else 0
+        self._offsets[path] = path.stat().st_size if path.exists() and not whole else 0
 
     def lines(self) -> list[tuple[str, str]]:
         out = [(name, line) for name, tee in self._streams.items()
@@ -132,12 +133,12 @@ class LogCapture:
                 out += [(path.name, line) for line in text.splitlines()]
         return out
 
-    def assert_clean(self, known: dict[str, str], expect_lines: bool = True) -> None:
+    def assert_clean(self, known: dict[str, str], expect_from: tuple[str, ...] = ("stderr",)) -> None:
         """Fail listing each leak (at most 20); and, so the scan cannot pass vacuously, fail when
-        nothing at all was logged."""
+        a source in ``expect_from`` (``stderr``, a file name) logged nothing."""
         lines = self.lines()
-        if expect_lines:
-            assert any(name == "stderr" for name, _ in lines), "no log line captured: is logging on?"
+        for expected in expect_from:
+            assert any(name == expected for name, _ in lines), f"no log line from {expected}: is logging on?"
         found = leaks(lines, known)
         assert not found, f"{len(found)} leaks in the logs, e.g.:\n" + "\n".join(
             f"[{leak.source}] {leak.what}: {leak.found!r} in {leak.line[:300]}" for leak in found[:20]

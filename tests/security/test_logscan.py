@@ -100,5 +100,5 @@ def test_capture_keeps_our_lines_and_the_libraries_and_subprocess_files(tmp_path
 def test_an_empty_capture_fails_rather_than_passing_vacuously() -> None:
     with capture_logs() as capture:
         pass
-    with pytest.raises(AssertionError, match="no log line captured"):
+    with pytest.raises(AssertionError, match="no log line from stderr"):
         capture.assert_clean(KNOWN)
