@@ -1,6 +1,6 @@
 """100 leads from webhook to CRM on each bus: all decided and written exactly once; and no log
-line of the run (ours, the libraries', the broker's, a deployed process's) holds an email address,
-a phone number, the API token or a secret (tests/logscan.py)."""
+line of the runs (ours, the libraries', the broker's, the deployed processes') holds an email
+address, a phone number, the API token or a secret (tests/logscan.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import subprocess
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from services.demo import sample_leads
 from services.settings import Settings
 from services.web import create_app
 from tests.conftest import CONFIG_DIR
+from tests.faults.cluster import Cluster
 from tests.integration.helpers import (
     REFUSED_LEAD,
     TOKEN,
@@ -30,7 +32,7 @@ from tests.integration.helpers import (
     wait_written,
 )
 from tests.logscan import LogCapture, capture_logs, known_values
-from tests.servers import free_port, serve, wait_for_port
+from tests.servers import free_port, serve, tansu_broker, wait_for_port
 
 pytestmark = pytest.mark.integration
 
@@ -136,3 +138,31 @@ async def test_kafka_bus_with_a_process_per_service(
             results = await wait_written(client, lead_ids, timeout=120)
     _check(results, tmp_path / "leadflow.db")
     logs.assert_clean(_known(100))
+
+
+async def test_kafka_services_as_deployed_log_nothing_personal_or_secret(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Intake, qualifier and writer each its own process on Kafka and PostgreSQL, secrets in the
+    environment: their stderr and the broker's log are scanned, for the database password too."""
+    for name, value in env_secrets().items():
+        monkeypatch.setenv(name, value)  # Cluster hands its processes this environment
+    with tansu_broker(tmp_path / "tansu.log") as bootstrap:
+        cluster = Cluster(tmp_path, bootstrap, postgres_url)
+        try:
+            await cluster.start_all("qualifier", "writer", "intake")
+            async with httpx.AsyncClient(base_url=cluster.url(), timeout=10) as client:
+                lead_ids = await post_all(client, sample_leads(30))
+                await post_refused(client)
+                await wait_written(client, lead_ids, timeout=120)
+        finally:
+            cluster.close()
+    logs = LogCapture()
+    for path in (tmp_path / "tansu.log", *(service.log for service in cluster.services.values())):
+        logs.add_file(path, whole=True)
+    password = urlsplit(postgres_url).password
+    assert password
+    logs.assert_clean(
+        {**_known(30), "database password": password},
+        expect_from=("intake.log", "qualifier.log", "writer.log"),
+    )
