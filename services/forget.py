@@ -23,6 +23,7 @@ from connectors.store.sql import SqlStore
 from schemas.lead import lead_id_for, pii_hash
 from services.errors import NotALead
 from services.intake.body import parse_json, read_body, require_json
+from services.intake.openapi_parts import error, json_body
 from services.intake.routes import authenticate
 from services.logs import get_logger
 
@@ -76,3 +77,43 @@ async def forget_endpoint(request: Request) -> JSONResponse:
     container = request.app.state.container
     done = await forget(email, container.store, container.crm, container.bus)
     return JSONResponse(done.as_dict())
+
+
+def _openapi() -> dict[str, Any]:
+    count = {"type": "integer", "minimum": 0}
+    forgotten = {
+        "type": "object",
+        "required": ["pii_hash", "lead_ids", "leads", "decisions", "inbound_claims", "bus_messages", "crm"],
+        "properties": {
+            "pii_hash": {"type": "string", "description": "What log lines carry instead of the email"},
+            "lead_ids": {"type": "array", "items": {"type": "string"}},
+            "leads": count,
+            "decisions": count,
+            "inbound_claims": count,
+            "bus_messages": {"anyOf": [count, {"type": "null"}], "description": "null: Kafka (retention)"},
+            "crm": {"type": "string"},
+        },
+    }
+    request = {"type": "object", "required": ["email"], "properties": {"email": {"type": "string"}}}
+    return {
+        "/v1/forget": {
+            "post": {
+                "summary": "Erase one person everywhere (GDPR); answers what was deleted",
+                "security": [{"bearer": []}],
+                "requestBody": json_body(request),
+                "responses": {
+                    "200": {"description": "Erased (or nothing left to)", "content": {
+                        "application/json": {"schema": forgotten}}},
+                    "400": error("Not parseable JSON"),
+                    "401": error("Missing or wrong bearer token"),
+                    "413": error("Body over 4 KiB"),
+                    "415": error("Not JSON"),
+                    "422": error("No email in the body"),
+                    "503": error("The store, CRM or bus is unavailable; retry", retry_after=True),
+                },
+            }
+        }
+    }  # fmt: skip
+
+
+OPENAPI_PATHS = _openapi()

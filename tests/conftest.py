@@ -12,9 +12,15 @@ CONFIG_DIR = ROOT / "deploy" / "config"
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def tansu_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the session's broker writes its output (the end-to-end log scan reads it)."""
+    return tmp_path_factory.mktemp("tansu") / "tansu.log"
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tansu_log: Path) -> Iterator[str]:
     """A real Kafka-protocol broker (Tansu) for the whole session."""
-    with tansu_broker(tmp_path_factory.mktemp("tansu") / "tansu.log") as bootstrap:
+    with tansu_broker(tansu_log) as bootstrap:
         yield bootstrap
 
 

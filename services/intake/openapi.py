@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse
 
 from schemas.decision import FitResult, Reason
 from schemas.lead import Lead
+from services.forget import OPENAPI_PATHS as FORGET_PATHS
 from services.intake.openapi_parts import WEBHOOK_ERRORS, error, json_body
 from services.intake.webhooks import OPENAPI_PATHS
 from services.review import OPENAPI_PATHS as REVIEW_PATHS
@@ -95,6 +96,20 @@ def _lead_api() -> dict[str, Any]:
             "get": {
                 "summary": "Bus and store reachable",
                 "responses": {"200": {"description": "Ready"}, "503": {"description": "Not ready"}},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": {
+                    "200": {"description": "Text exposition format", "content": {"text/plain": {}}}
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
             }
         },
     }
@@ -193,7 +208,7 @@ def document() -> dict[str, Any]:
             "version": "1",
             "description": "Takes leads from every source; 2xx means the lead is durably on the bus.",
         },
-        "paths": {**_lead_api(), **REVIEW_PATHS, **OPENAPI_PATHS},
+        "paths": {**_lead_api(), **REVIEW_PATHS, **FORGET_PATHS, **OPENAPI_PATHS},
         "components": _components(),
     }
 

@@ -30,6 +30,12 @@ def check_window(timestamp: float, now: float, window: float, what: str = "times
         raise Unauthorized(f"{what} is outside the {int(window)} s replay window")
 
 
+def unix_digits(raw: str) -> bool:
+    """ASCII digits, at most 15 of them. ``str.isdigit`` alone also takes "\u00b2" (a header is
+    Latin-1) and digit strings too long for a float: int() or the window check then raised, a 500."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 15
+
+
 def header(headers: object, name: str) -> str:
     """A required header, or 401 naming it."""
     value = headers.get(name)  # type: ignore[attr-defined]

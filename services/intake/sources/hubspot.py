@@ -37,7 +37,7 @@ from services.intake.guard import admit
 from services.intake.openapi_parts import WEBHOOK_ERRORS, json_body
 from services.intake.publish import Inbound, feedback_inbound, lead_inbound
 from services.intake.respond import accept_all, not_a_lead, parse_lead
-from services.intake.signatures import b64, check_window, header, hmac_sha256, same
+from services.intake.signatures import b64, check_window, header, hmac_sha256, same, unix_digits
 from services.logs import get_logger
 
 log = get_logger(component="intake")
@@ -114,7 +114,7 @@ def verify(
     if version == "v3":
         given = header(headers, SIGNATURE_V3)
         timestamp = header(headers, TIMESTAMP)
-        if not timestamp.isdigit():
+        if not unix_digits(timestamp):
             raise Unauthorized(f"{TIMESTAMP} is not a Unix time in milliseconds")
         check_window(int(timestamp) / 1000, now, window, TIMESTAMP)
         if not same(given.strip(), sign_v3(secret, method, uri, body, timestamp)):

@@ -22,7 +22,7 @@ from services.intake.mapping import apply_mapping
 from services.intake.openapi_parts import ACCEPTED, WEBHOOK_ERRORS, json_body
 from services.intake.publish import lead_inbound
 from services.intake.respond import accept_all, parse_lead
-from services.intake.signatures import b64, check_window, header, hmac_sha256, same
+from services.intake.signatures import b64, check_window, header, hmac_sha256, same, unix_digits
 
 
 def secret_keys(secrets: str) -> list[bytes]:
@@ -36,7 +36,7 @@ def secret_keys(secrets: str) -> list[bytes]:
     return keys
 
 
-def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+def sign(key: bytes, msg_id: str, timestamp: int | str, body: bytes) -> str:
     return "v1," + b64(hmac_sha256(key, f"{msg_id}.{timestamp}.".encode() + body))
 
 
@@ -45,12 +45,13 @@ def verify(body: bytes, headers: Mapping[str, str], keys: Sequence[bytes], now: 
     msg_id = header(headers, "webhook-id")
     raw_timestamp = header(headers, "webhook-timestamp")
     signatures = header(headers, "webhook-signature")
-    if not raw_timestamp.isdigit():
+    if not unix_digits(raw_timestamp):
         raise Unauthorized("webhook-timestamp is not a Unix timestamp in seconds")
     timestamp = int(raw_timestamp)
     check_window(timestamp, now, window, "webhook-timestamp")
     given = [s.partition(",")[2] for s in signatures.split() if s.startswith("v1,")]
-    expected = [sign(key, msg_id, timestamp, body).partition(",")[2] for key in keys]
+    # The header as received, not int() of it: "0" + a valid timestamp is not what was signed.
+    expected = [sign(key, msg_id, raw_timestamp, body).partition(",")[2] for key in keys]
     if not any(same(g, e) for g in given for e in expected):
         raise Unauthorized("webhook-signature does not match any active secret")
     return msg_id
