@@ -24,7 +24,7 @@ from tests.conftest import CONFIG_DIR
 from tests.integration.helpers import AUTH, TOKEN
 from tests.servers import free_port, wait_for_port
 
-BOUND = 120.0  # a guard against a hang, never an assertion about speed
+BOUND = 240.0  # a guard against a hang, never an assertion about speed (CI machines are shared)
 
 
 async def until(condition: Callable[[], bool], bound: float = BOUND) -> None:
@@ -116,7 +116,7 @@ class Load:
     it was not accepted, and the test does not count on it either way."""
 
     leads: list[dict[str, Any]]
-    rate: float = 25.0  # leads per second in all: well under what the pipeline drains here
+    rate: float = 10.0  # leads per second in all: well under what the pipeline drains on a busy machine
     concurrency: int = 4
     accepted: list[str] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)

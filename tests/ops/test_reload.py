@@ -59,7 +59,7 @@ async def test_a_valid_change_reloads_without_dropping_a_request_and_an_invalid_
     statuses: list[int] = []
     stop = asyncio.Event()
 
-    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=60) as client:
 
         async def keep_posting() -> None:
             # One request after another, before, during and after the reload.
