@@ -69,8 +69,17 @@ drafts = Table(
     Column("subject", String(300), nullable=False),
     Column("body", Text, nullable=False),
     Column("auto_send", Boolean, nullable=False),
-    Column("state", String(20), nullable=False),  # pending_approval | sent | not_sent
+    # pending_approval -> (auto_send only) sending -> sent | failed; not_sent: rejected by a person
+    Column("state", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The auto-send outbox (set only for auto_send drafts): the recipient, when the next try is due,
+    # tries so far, and what happened. ``sending`` is a lease: past next_at another sender retries.
+    Column("to_address", String(320)),
+    Column("next_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("message_id", String(300)),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("last_error", String(300)),
 )
 
 # The outbox: written with the decision, delivered (and retried) by the notifier in the background.
