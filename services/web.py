@@ -84,6 +84,7 @@ def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop
                 container.settings.config_dir,
                 api_key=container.settings.llm_api_key,
             ),
+            roster=container.roster,
         )
         loops.append(
             ConsumerLoop(
@@ -121,7 +122,12 @@ def follow_ups(container: Container) -> list[SlaTimer | Notifier | EmailSender]:
     SMTP server is configured, the auto_send email sender."""
     settings, config = container.settings, container.current_config
     tasks: list[SlaTimer | Notifier | EmailSender] = [
-        SlaTimer(container.bus, container.store, config),
+        SlaTimer(
+            container.bus,
+            container.store,
+            config,
+            roster=container.roster.current if container.roster is not None else None,
+        ),
         Notifier(
             container.store,
             lambda: config().routing,
