@@ -227,6 +227,7 @@ class Member(Strict):
     out_of_office_until: date | None = None  # back on this (local) date; the CRM may override
     active: bool = True
     notify: Name | None = None  # a channel that reaches this person (a Slack DM webhook...)
+    email: str | None = None  # their address: the Reply-To of first-touch emails sent for them
 
 
 class Team(Strict):
@@ -359,6 +360,14 @@ class BriefingConfig(Strict):
     llm: LlmConfig = LlmConfig()
 
 
+class EmailConfig(Strict):
+    """Sending auto_send drafts (the SMTP server is LEADFLOW_SMTP_URL): who they come from, and how
+    many tries a draft gets before it is marked failed."""
+
+    from_address: str | None = None  # e.g. sales@example.com; unset: nothing is sent
+    max_attempts: int = Field(default=5, ge=1, le=20)
+
+
 class RoutingConfig(Strict):
     teams: tuple[Team, ...] = Field(min_length=1)
     rules: tuple[Rule, ...] = Field(min_length=1)
@@ -369,6 +378,7 @@ class RoutingConfig(Strict):
     # Where a lead goes when its team rule finds nobody available and no later rule takes it.
     overflow_queue: Name = "Unassigned"
     briefing: BriefingConfig = BriefingConfig()
+    email: EmailConfig = EmailConfig()
 
     @model_validator(mode="after")
     def _coherent(self, info: ValidationInfo) -> RoutingConfig:

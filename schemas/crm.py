@@ -120,6 +120,8 @@ class CrmConfig(Strict):
     sources: dict[str, CrmName] = Field(default_factory=dict)
     hubspot: HubSpotCrm = HubSpotCrm()
     salesforce: SalesforceCrm = SalesforceCrm()
+    # How long the qualifier trusts a CRM's owner list (who is active) before reading it again.
+    roster_ttl_seconds: float = Field(default=300, gt=0)
 
     def crm_for(self, source: str) -> CrmName:
         return self.sources.get(source, self.default)

@@ -5,7 +5,7 @@ Tests hand in their own adapters (``bus=``, ``store=``, ``crm=``); nothing happe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,6 +16,7 @@ from connectors.bus.sqlite import SqliteBus
 from connectors.crm import CrmWriter
 from connectors.crm.hubspot import HubSpotCrm
 from connectors.crm.local import LocalCrm
+from connectors.crm.roster import CrmRoster, OwnerLister, RosterFeed
 from connectors.enrichment import Waterfall, build_waterfall
 from connectors.enrichment.crm import LocalAccounts
 from connectors.store.engine import PoolSettings, make_engine
@@ -40,6 +41,7 @@ class Container:
     enricher: Enricher | None = None
     champion: Callable[[], Model | None] | None = None  # the registry's champion (var/models)
     crms: dict[str, CrmWriter] = field(default_factory=dict)  # every CRM crm.yaml writes to, by name
+    roster: CrmRoster | None = None  # who the CRMs say is inactive, for routing (None: YAML only)
     _owned: list[Bus | SqlStore | CrmWriter] = field(default_factory=list)
 
     _retired: list[Enricher] = field(default_factory=list)
@@ -144,6 +146,18 @@ def make_salesforce(settings: Settings, config: LeadflowConfig) -> CrmWriter:
     return SalesforceConnector(sf, client)
 
 
+def make_roster(config: LeadflowConfig, crms: Mapping[str, CrmWriter]) -> CrmRoster | None:
+    """The qualifier's roster from every HubSpot/Salesforce CRM crm.yaml writes to and maps owners
+    for (None when there is none: routing.yaml alone decides who is available)."""
+    maps = {"hubspot": config.crm.hubspot.owners, "salesforce": config.crm.salesforce.owners}
+    feeds = [
+        RosterFeed(crm, maps[name])
+        for name, crm in sorted(crms.items())
+        if name in maps and maps[name] and isinstance(crm, OwnerLister)
+    ]
+    return CrmRoster(feeds, ttl=config.crm.roster_ttl_seconds) if feeds else None
+
+
 async def bootstrap(
     settings: Settings,
     *,
@@ -182,4 +196,5 @@ async def bootstrap(
             await part.close()
         raise
     champion = Champion(settings.data_dir / "models")
-    return Container(settings, config, bus, store, crm, enricher, champion, crms, _owned=owned)
+    roster = make_roster(config, crms)
+    return Container(settings, config, bus, store, crm, enricher, champion, crms, roster, _owned=owned)

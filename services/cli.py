@@ -11,10 +11,12 @@ import typer
 import uvicorn
 
 from connectors.errors import ConnectorError
+from schemas.config import RoutingConfig
 from services import cli_model
 from services.cli_config_diff import config_diff
 from services.cli_route import route_command
 from services.config import ConfigError, Problem, check_config, load_config
+from services.email_send import auto_send_problem
 from services.logs import configure
 from services.settings import Settings
 
@@ -173,6 +175,8 @@ def config_check(
     earlier rule) are printed but do not.
     """
     result = check_config(directory)
+    if result.config is not None:
+        result.warnings.extend(_auto_send_warnings(result.config.routing))
     warnings = [w.as_dict() for w in result.warnings]
     if result.config is None:
         if as_json:
@@ -202,6 +206,15 @@ def config_check(
             f" {summary['personas']} personas, {summary['teams']} teams, {summary['rules']} rules)"
         )
         _echo_warnings(result.warnings)
+
+
+def _auto_send_warnings(routing: RoutingConfig) -> list[Problem]:
+    """auto_send rules whose drafts would not be sent from this environment (LEADFLOW_SMTP_URL)."""
+    if not any(rule.auto_send for rule in routing.rules):
+        return []
+    smtp = Settings.load().smtp_url
+    why = auto_send_problem(smtp.get_secret_value() if smtp else None, routing)
+    return [] if why is None else [Problem("routing.yaml", None, "rules.auto_send", why, "warning")]
 
 
 def _echo_warnings(warnings: list[Problem]) -> None:

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     notify_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     notify_urls: dict[str, SecretStr] = Field(default_factory=dict)
     llm_api_key: SecretStr | None = None  # the briefing's OpenAI-compatible endpoint, if it needs one
+    # The SMTP server auto_send drafts go through: smtp://user:pass@host:587 (STARTTLS when the
+    # server offers it) or smtps://user:pass@host:465 (TLS from the start). Unset: nothing is sent.
+    smtp_url: SecretStr | None = None
 
     # Salesforce write-back and reading: an access token for an instance, or a user's
     # username + password + security token (the session is then renewed when it expires).

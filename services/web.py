@@ -29,6 +29,7 @@ from services.bootstrap import Container, bootstrap
 from services.briefing import Briefer
 from services.consumer import ConsumerLoop
 from services.dashboard import ROUTES as DASHBOARD_ROUTES
+from services.email_send import EmailSender, sender_for
 from services.errors import InvalidWebhook
 from services.forget import forget_endpoint
 from services.intake.openapi import openapi
@@ -83,6 +84,7 @@ def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop
                 container.settings.config_dir,
                 api_key=container.settings.llm_api_key,
             ),
+            roster=container.roster,
         )
         loops.append(
             ConsumerLoop(
@@ -115,11 +117,17 @@ def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop
     return loops
 
 
-def follow_ups(container: Container) -> list[SlaTimer | Notifier]:
-    """The writer role's background tasks: the SLA timer and the notification outbox."""
+def follow_ups(container: Container) -> list[SlaTimer | Notifier | EmailSender]:
+    """The writer role's background tasks: the SLA timer, the notification outbox and, when an
+    SMTP server is configured, the auto_send email sender."""
     settings, config = container.settings, container.current_config
-    return [
-        SlaTimer(container.bus, container.store, config),
+    tasks: list[SlaTimer | Notifier | EmailSender] = [
+        SlaTimer(
+            container.bus,
+            container.store,
+            config,
+            roster=container.roster.current if container.roster is not None else None,
+        ),
         Notifier(
             container.store,
             lambda: config().routing,
@@ -127,6 +135,11 @@ def follow_ups(container: Container) -> list[SlaTimer | Notifier]:
             urls=settings.notify_urls,
         ),
     ]
+    smtp = settings.smtp_url.get_secret_value() if settings.smtp_url else None
+    sender = sender_for(smtp, lambda: config().routing, container.store)
+    if sender is not None:
+        tasks.append(sender)
+    return tasks
 
 
 async def prune_dedupe(container: Container, stop: asyncio.Event, every: float = 3600) -> None:

@@ -64,6 +64,12 @@ class CrmWriter(Protocol):
         ...
 
 
+def draft_event_id(event_id: str) -> str:
+    """The id a decision's email draft is written under in the CRM: unique per event, so a
+    redelivery finds (and never doubles) it."""
+    return event_id + ":draft"
+
+
 async def write_each(crm: CrmWriter, batch: Sequence[LeadRouted]) -> list[BatchResult]:
     """``write_many`` for a CRM without batch endpoints: one write per event, errors kept per event."""
     results: list[BatchResult] = []

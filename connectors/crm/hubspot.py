@@ -1,11 +1,13 @@
 """HubSpot write-back through hubspot-api-client, in batches of up to 100 events.
 
-One ``write_many`` is at most six calls, whatever the batch size (100 events per call):
+One ``write_many`` is at most six calls, whatever the batch size (100 events per call; two more
+when over 100 tasks, deadlines and email drafts together, must be upserted and associated):
 
 1. batch read the contacts (by HubSpot id, email, or Leadflow lead id): lock, last event id,
    decided-at;
 2. batch upsert the missing ones by email (or lead id) with who they are, nothing decided yet;
-3. batch upsert the briefing notes, and the first-touch tasks, by their unique event-id property;
+3. batch upsert the briefing notes, and the tasks (first-touch deadline; email draft, under
+   ``<event_id>:draft``), by their unique event-id property;
 4. batch associate them to the contacts (note->contact 202, task->contact 204);
 5. batch update the contacts: score, tier, status, reasons, versions, owner, last event id.
 
@@ -41,7 +43,7 @@ from connectors.crm.hubspot_records import (
     owner_id,
     parse_time,
     target_for,
-    task_input,
+    task_inputs,
 )
 from connectors.crm.resilience import Guard, Limits
 from connectors.errors import ConnectorError, FatalConnectorError
@@ -172,34 +174,44 @@ class HubSpotCrm(HubSpotReader):
             ("notes", self.api.notes_batch, NOTE_TO_CONTACT),
             ("tasks", self.api.tasks_batch, TASK_TO_CONTACT),
         ):
-            group = [t for t in todo if results[t.index] is None]
-            if kind == "tasks":
-                group = [t for t in group if t.routed.routing.first_touch_due is not None]
+            group = [t for t in todo if results[t.index] is None and self._records(kind, t)]
             if not group:
                 continue
 
             async def upsert_and_link(
                 items: list[Target], kind: str = kind, batch_api: Any = batch_api, type_id: int = type_id
             ) -> None:
-                make = note_input if kind == "notes" else task_input
-                inputs = [make(t.routed, self.config, self._owner(t)) for t in items]
-                answer = await self.api.call(f"{kind}.upsert", batch_api.upsert, {"inputs": inputs})
-                prop = self.config.event_id_property
-                ids = {
-                    str((r.get("properties") or {}).get(prop)): str(r["id"])
-                    for r in answer.get("results", [])
-                }
-                links = [association(ids[t.routed.event_id], str(t.contact_id), type_id) for t in items
-                         if t.routed.event_id in ids]  # fmt: skip
-                for t in items:
-                    if t.routed.event_id not in ids:
-                        results[t.index] = FatalConnectorError(f"hubspot: {kind} upsert returned no record")
-                if links:
-                    await self.api.call(
-                        f"{kind}.associate", self.api.associations.create, kind, "contacts", {"inputs": links}
-                    )
+                # A deadline task and a draft task per event at most: chunks keep each call <= 100.
+                for chunk in _chunks(items, kind, self._records):
+                    await self._upsert_and_link(chunk, kind, batch_api, type_id, results)
 
             await self._split(group, upsert_and_link, results)
+
+    def _records(self, kind: str, t: Target) -> list[dict[str, Any]]:
+        """The notes (one briefing) or tasks (deadline, email draft) one event upserts."""
+        if kind == "notes":
+            return [note_input(t.routed, self.config, self._owner(t))]
+        return task_inputs(t.routed, self.config, self._owner(t))
+
+    async def _upsert_and_link(
+        self, items: list[Target], kind: str, batch_api: Any, type_id: int, results: list[BatchResult | None]
+    ) -> None:
+        per_event = [(t, self._records(kind, t)) for t in items]
+        inputs = [record for _, records in per_event for record in records]
+        answer = await self.api.call(f"{kind}.upsert", batch_api.upsert, {"inputs": inputs})
+        prop = self.config.event_id_property
+        ids = {str((r.get("properties") or {}).get(prop)): str(r["id"]) for r in answer.get("results", [])}
+        links = []
+        for t, records in per_event:
+            wanted = [str(r["id"]) for r in records]
+            if not all(w in ids for w in wanted):
+                results[t.index] = FatalConnectorError(f"hubspot: {kind} upsert returned no record")
+                continue
+            links += [association(ids[w], str(t.contact_id), type_id) for w in wanted]
+        if links:
+            await self.api.call(
+                f"{kind}.associate", self.api.associations.create, kind, "contacts", {"inputs": links}
+            )
 
     async def _update(self, todo: list[Target], results: list[BatchResult | None]) -> None:
         decided = self.config.property_for("decided_at")
@@ -261,3 +273,19 @@ class HubSpotCrm(HubSpotReader):
             middle = len(items) // 2
             await self._split(items[:middle], step, results)
             await self._split(items[middle:], step, results)
+
+
+def _chunks(
+    items: list[Target], kind: str, records: Callable[[str, Target], list[dict[str, Any]]]
+) -> list[list[Target]]:
+    """Events grouped so no call carries more than MAX_BATCH records."""
+    chunks: list[list[Target]] = [[]]
+    size = 0
+    for t in items:
+        n = len(records(kind, t))
+        if size + n > MAX_BATCH and chunks[-1]:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(t)
+        size += n
+    return chunks

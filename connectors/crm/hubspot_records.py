@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from connectors.crm import draft_event_id
 from schemas.crm import HubSpotCrm
 from schemas.events import LeadRouted
 
@@ -140,6 +141,35 @@ def task_input(routed: LeadRouted, config: HubSpotCrm, owner: str | None) -> dic
     if owner:
         props["hubspot_owner_id"] = owner
     return {"idProperty": config.event_id_property, "id": routed.event_id, "properties": props}
+
+
+def draft_task_input(routed: LeadRouted, config: HubSpotCrm, owner: str | None) -> dict[str, Any]:
+    """The first-touch email draft as an EMAIL task for the owner to approve and send."""
+    draft = routed.routing.draft
+    assert draft is not None
+    event_id = draft_event_id(routed.event_id)
+    props = {
+        config.event_id_property: event_id,
+        "hs_task_subject": f"Email draft: {draft.subject}",
+        "hs_task_body": draft.body,
+        "hs_timestamp": iso(routed.routing.first_touch_due or routed.decided_at),
+        "hs_task_status": "NOT_STARTED",
+        "hs_task_priority": "HIGH",
+        "hs_task_type": "EMAIL",
+    }
+    if owner:
+        props["hubspot_owner_id"] = owner
+    return {"idProperty": config.event_id_property, "id": event_id, "properties": props}
+
+
+def task_inputs(routed: LeadRouted, config: HubSpotCrm, owner: str | None) -> list[dict[str, Any]]:
+    """The event's tasks: the first-touch deadline and the email draft, each when the decision has one."""
+    tasks = []
+    if routed.routing.first_touch_due is not None:
+        tasks.append(task_input(routed, config, owner))
+    if routed.routing.draft is not None:
+        tasks.append(draft_task_input(routed, config, owner))
+    return tasks
 
 
 def association(from_id: str, to_id: str, type_id: int) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The local CRM: a table in the embedded database, for running without HubSpot or Salesforce.
 
 It keeps the same rules as the real connectors: one write per event (the record's
-last_event_id and one note per event id), and a record a person locked keeps its status and owner.
+last_event_id and one note per event id, and the decision's email draft, if any, once), and a
+record a person locked keeps its status and owner.
 """
 
 from __future__ import annotations
@@ -65,6 +66,18 @@ notes = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# The first-touch email draft of a decision, for its owner to approve (one per event, ever).
+crm_drafts = Table(
+    "crm_drafts",
+    metadata,
+    Column("event_id", String(200), primary_key=True),
+    Column("lead_id", String(100), nullable=False, index=True),
+    Column("owner", String(200)),
+    Column("subject", String(300), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 
 class LocalCrm:
     name = "local"
@@ -106,6 +119,20 @@ class LocalCrm:
             )
             if noted.rowcount != 1:
                 return WriteOutcome(self.name, routed.lead_id, WriteAction.UNCHANGED)
+            draft = routed.routing.draft
+            if draft is not None:  # in the note's transaction: both or neither
+                await conn.execute(
+                    self._insert(crm_drafts)
+                    .values(
+                        event_id=routed.event_id,
+                        lead_id=routed.lead_id,
+                        owner=routed.routing.owner,
+                        subject=draft.subject,
+                        body=draft.body,
+                        created_at=now,
+                    )
+                    .on_conflict_do_nothing(index_elements=["event_id"])
+                )
             current = (
                 (await conn.execute(select(records).where(records.c.lead_id == routed.lead_id)))
                 .mappings()
@@ -144,6 +171,7 @@ class LocalCrm:
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(notes.delete().where(notes.c.lead_id == lead_id))
+                await conn.execute(crm_drafts.delete().where(crm_drafts.c.lead_id == lead_id))
                 await conn.execute(records.delete().where(records.c.lead_id == lead_id))
         except DRIVER_ERRORS as exc:
             raise RetriableConnectorError(f"local crm: {exc.__class__.__name__}") from exc
@@ -175,6 +203,14 @@ class LocalCrm:
         async with self._engine.connect() as conn:
             rows = await conn.execute(select(notes.c.lead_id, func.count()).group_by(notes.c.lead_id))
         return {lead_id: int(n) for lead_id, n in rows.all()}
+
+    async def drafts(self, lead_id: str) -> list[dict[str, Any]]:
+        """The lead's email drafts waiting for their owner, oldest first."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(crm_drafts).where(crm_drafts.c.lead_id == lead_id).order_by(crm_drafts.c.created_at)
+            )
+            return [dict(row) for row in rows.mappings().all()]
 
     async def write_counts(self) -> dict[str, int]:
         async with self._engine.connect() as conn:

@@ -5,11 +5,13 @@
 2. One composite request: an sObject Collections update of the existing Leads and an upsert (on
    ``Leadflow_Lead_Id__c``) of the new ones, each with ``Sforce-Auto-Assign: FALSE`` so the org's
    assignment rules do not overwrite the OwnerId we set.
-3. One sObject Collections upsert of the briefing Tasks on their event-id External ID.
+3. One sObject Collections upsert of the briefing Tasks on their event-id External ID, with the
+   first-touch email draft (when the rule makes one) as a Task of its own under ``<event_id>:draft``.
 
-Idempotent by event id. The Lead is written before its Task, so an existing Task for the event means
-the event is done (UNCHANGED, even when a newer decision has since been written over the Lead); a
-Lead that already carries the event id but has no Task gets its Task only (a crash between 2 and 3);
+Idempotent by event id. The Lead is written before its Tasks, so an existing Task for the event (and
+for its draft, when it has one) means the event is done (UNCHANGED, even when a newer decision has
+since been written over the Lead); a Lead that already carries the event id but lacks a Task, or an
+event with its briefing Task but not its draft, gets its Tasks only (a crash between 2 and 3);
 and upserting the Task on the event id can never make a second Task, even when an answer was lost.
 A Lead with ``Leadflow_Locked__c`` keeps its Leadflow status and OwnerId (score, tier, reasons are
 still written). Every call goes through the org's Guard (budget, retries, breaker), and each answer's
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote_plus
 
-from connectors.crm import BatchResult, WriteAction, WriteOutcome
+from connectors.crm import BatchResult, WriteAction, WriteOutcome, draft_event_id
 from connectors.crm.resilience import Guard, Limits
 from connectors.crm.salesforce_client import SalesforceClient, error_for, record_error
 from connectors.crm.salesforce_reader import SalesforceReading
@@ -123,7 +125,9 @@ class SalesforceConnector(SalesforceReading):
                     f"salesforce: Lead {self._salesforce_id(routed)} not found (deleted or merged)"
                 )
                 continue
-            if routed.event_id in tasks:  # the Task is written last: the event is done
+            if routed.event_id in tasks and (  # the Tasks are written last: the event is done
+                routed.routing.draft is None or draft_event_id(routed.event_id) in tasks
+            ):
                 record_id = row["Id"] if row else tasks[routed.event_id]
                 results[index] = WriteOutcome(self.name, record_id, WriteAction.UNCHANGED)
                 continue
@@ -134,7 +138,10 @@ class SalesforceConnector(SalesforceReading):
                 pending.owner_id = row.get("OwnerId") if row else None
             if row is not None:
                 pending.record_id = row["Id"]
-                if row.get(self._config.field("last_event_id")) == routed.event_id:
+                if (
+                    routed.event_id in tasks
+                    or row.get(self._config.field("last_event_id")) == routed.event_id
+                ):
                     task_only.append(pending)  # a crash between the Lead write and its Task
                     continue
             to_write.append(pending)
@@ -175,7 +182,9 @@ class SalesforceConnector(SalesforceReading):
         queries = {
             "leads": select(columns, "Lead", where),
             "tasks": select(
-                ["Id", "WhoId", event_field], "Task", in_list(event_field, [r.event_id for r in batch])
+                ["Id", "WhoId", event_field],
+                "Task",
+                in_list(event_field, [e for r in batch for e in (r.event_id, draft_event_id(r.event_id))]),
             ),
         }
         answers = await self._composite(
@@ -308,26 +317,55 @@ class SalesforceConnector(SalesforceReading):
             task["OwnerId"] = pending.owner_id
         return task
 
+    def _draft_task(self, pending: _Pending) -> dict[str, Any] | None:
+        """The first-touch email draft as a Task for the owner to approve (never sent from here)."""
+        draft = pending.routed.routing.draft
+        if draft is None:
+            return None
+        task = {
+            **self._task(pending),
+            self._config.task_event_field: draft_event_id(pending.routed.event_id),
+            "Subject": f"Email draft: {draft.subject}"[:255],
+            "Description": draft.body[:32_000],
+        }
+        return task
+
     async def _write_tasks(self, pending: list[_Pending], results: list[BatchResult | None]) -> None:
-        if not pending:
-            return
+        """Upsert each event's Tasks, at most 200 records a call; an event counts when all its are saved."""
+        chunk: list[tuple[_Pending, list[dict[str, Any]]]] = []
+        for p in pending:
+            tasks = [t for t in (self._draft_task(p), self._task(p)) if t is not None]
+            if sum(len(t) for _, t in chunk) + len(tasks) > self.max_batch:
+                await self._write_task_chunk(chunk, results)
+                chunk = []
+            chunk.append((p, tasks))
+        if chunk:
+            await self._write_task_chunk(chunk, results)
+
+    async def _write_task_chunk(
+        self, chunk: list[tuple[_Pending, list[dict[str, Any]]]], results: list[BatchResult | None]
+    ) -> None:
         path = f"composite/sobjects/Task/{self._config.task_event_field}"
-        body = {"allOrNone": False, "records": [self._task(p) for p in pending]}
+        records = [task for _, tasks in chunk for task in tasks]
         try:
-            saved_all = await self._call("write_tasks", "PATCH", path, json=body)
+            saved_all = await self._call(
+                "write_tasks", "PATCH", path, json={"allOrNone": False, "records": records}
+            )
         except CrmUnavailable:
             raise  # the whole CRM is away: the caller waits and retries the batch (Tasks only, then)
         except ConnectorError as exc:
             # The Leads are written; a retry of these events writes only their Tasks.
-            for p in pending:
+            for p, _ in chunk:
                 results[p.index] = exc
             return
-        for p, saved in zip(pending, saved_all, strict=True):
-            ok = saved.get("success")
+        answers = iter(saved_all)
+        for p, tasks in chunk:
+            saved = [next(answers) for _ in tasks]
+            failed = next((s for s in saved if not s.get("success")), None)
             results[p.index] = (
                 WriteOutcome(self.name, p.record_id or "", p.action)
-                if ok
-                else record_error(saved.get("errors"))
+                if failed is None
+                else record_error(failed.get("errors"))
             )
 
     # -- owners ------------------------------------------------------------------------------------

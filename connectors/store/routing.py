@@ -69,8 +69,17 @@ drafts = Table(
     Column("subject", String(300), nullable=False),
     Column("body", Text, nullable=False),
     Column("auto_send", Boolean, nullable=False),
-    Column("state", String(20), nullable=False),  # pending_approval | sent | not_sent
+    # pending_approval -> (auto_send only) sending -> sent | failed; not_sent: rejected by a person
+    Column("state", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The auto-send outbox (set only for auto_send drafts): the recipient, when the next try is due,
+    # tries so far, and what happened. ``sending`` is a lease: past next_at another sender retries.
+    Column("to_address", String(320)),
+    Column("next_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("message_id", String(300)),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("last_error", String(300)),
 )
 
 # The outbox: written with the decision, delivered (and retried) by the notifier in the background.
@@ -263,6 +272,69 @@ class FollowUps:
     async def drafts_for(self, lead_id: str) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:
             return _rows(await conn.execute(select(drafts).where(drafts.c.lead_id == lead_id)))
+
+    @translated
+    async def claim_drafts(self, now: datetime, lease: timedelta, limit: int = 20) -> list[dict[str, Any]]:
+        """Auto-send drafts due for sending, each moved to ``sending`` by a compare-and-set (so one
+        sender has it); one left ``sending`` past its lease (a sender died mid-send) is due again."""
+        async with self.engine.connect() as conn:
+            due = _rows(
+                await conn.execute(
+                    select(drafts)
+                    .where(
+                        drafts.c.auto_send.is_(True),
+                        drafts.c.state.in_(("pending_approval", "sending")),
+                        drafts.c.next_at <= now,
+                    )
+                    .order_by(drafts.c.next_at)
+                    .limit(limit)
+                )
+            )
+        claimed = []
+        for row in due:
+            async with self.engine.begin() as conn:
+                taken = await conn.execute(
+                    update(drafts)
+                    .where(
+                        drafts.c.event_id == row["event_id"],
+                        drafts.c.state == row["state"],
+                        drafts.c.attempts == row["attempts"],
+                    )
+                    .values(state="sending", next_at=now + lease, attempts=row["attempts"] + 1)
+                )
+            if taken.rowcount == 1:
+                claimed.append({**row, "state": "sending", "attempts": row["attempts"] + 1})
+        return claimed
+
+    @translated
+    async def finish_draft(
+        self,
+        event_id: str,
+        attempts: int,
+        *,
+        sent_at: datetime | None = None,
+        message_id: str | None = None,
+        retry_at: datetime | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Record a send's outcome, if this sender's claim still holds: sent; or due again at
+        ``retry_at``; or failed. False when the claim was lost (the lease ran out meanwhile)."""
+        values: dict[str, Any]
+        if sent_at is not None:
+            values = {"state": "sent", "sent_at": sent_at, "message_id": message_id, "last_error": None}
+        elif retry_at is not None:
+            values = {"state": "pending_approval", "next_at": retry_at, "last_error": (error or "")[:300]}
+        else:
+            values = {"state": "failed", "next_at": None, "last_error": (error or "")[:300]}
+        async with self.engine.begin() as conn:
+            done = await conn.execute(
+                update(drafts)
+                .where(
+                    drafts.c.event_id == event_id, drafts.c.state == "sending", drafts.c.attempts == attempts
+                )
+                .values(**values)
+            )
+        return done.rowcount == 1
 
     @translated
     async def set_draft_state(self, event_id: str, state: str) -> None:

@@ -384,6 +384,10 @@ class SqlStore(FollowUps):
                     auto_send=decision.draft.auto_send,
                     state="pending_approval",
                     created_at=routed.decided_at,
+                    # The outbox part: only an auto_send draft is ever due for sending.
+                    to_address=routed.lead.person.email if decision.draft.auto_send else None,
+                    next_at=routed.decided_at if decision.draft.auto_send else None,
+                    attempts=0,
                 )
                 .on_conflict_do_nothing(index_elements=["event_id"])
             )

@@ -577,8 +577,11 @@ class HubSpotFake:
         async def work(_: Any) -> Response:
             start = int(request.query_params.get("after") or 0)
             limit = int(request.query_params.get("limit") or 100)
-            answer: dict[str, Any] = {"results": self.owners[start : start + limit]}
-            if start + limit < len(self.owners):
+            # Like HubSpot: archived=false (the default) lists current owners, archived=true the others.
+            archived = request.query_params.get("archived", "false").lower() == "true"
+            owners = [o for o in self.owners if bool(o.get("archived")) == archived]
+            answer: dict[str, Any] = {"results": owners[start : start + limit]}
+            if start + limit < len(owners):
                 answer["paging"] = {"next": {"after": str(start + limit)}}
             return JSONResponse(answer)
 

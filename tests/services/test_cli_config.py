@@ -216,3 +216,21 @@ def test_the_shipped_config_has_no_warnings() -> None:
     result = runner.invoke(app, ["config", "check", str(CONFIG_DIR), "--json"])
 
     assert json.loads(result.stdout)["warnings"] == []
+
+
+def test_check_warns_when_an_auto_send_rule_has_no_smtp_server(tmp_path: Path) -> None:
+    directory = Path(shutil.copytree(CONFIG_DIR, tmp_path / "config"))
+    routing = directory / "routing.yaml"
+    text = routing.read_text()
+    assert "    draft_email: true" in text
+    routing.write_text(text.replace("    draft_email: true", "    draft_email: true\n    auto_send: true", 1))
+
+    result = runner.invoke(app, ["config", "check", str(directory)], env={"LEADFLOW_SMTP_URL": None})  # type: ignore[dict-item]
+
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: routing.yaml: rules.auto_send: no SMTP server configured (LEADFLOW_SMTP_URL)"
+        in result.output
+    )
+    quiet = runner.invoke(app, ["config", "check", str(CONFIG_DIR)])
+    assert "auto_send" not in quiet.output

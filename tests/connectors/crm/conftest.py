@@ -50,6 +50,8 @@ class Harness:
     notes: Callable[[LeadRouted], Awaitable[int]]
     lock: Callable[[LeadRouted], Awaitable[None]]
     owner: Callable[[str], str]  # a routing owner as the CRM stores it
+    # The lead's email drafts as their owner sees them in the CRM: (owner, subject, body) each.
+    drafts: Callable[[LeadRouted], Awaitable[list[tuple[str | None, str, str]]]]
     # A decision this CRM refuses to store (None: the CRM refuses nothing a decision can hold).
     refused: Callable[[LeadRouted], LeadRouted] | None
 
@@ -71,7 +73,10 @@ async def _local(tmp_path: Path) -> AsyncIterator[Harness]:
     async def lock(routed: LeadRouted) -> None:
         await crm.lock(routed.lead_id)
 
-    yield Harness("local", crm, record, notes, lock, lambda owner: owner, None)
+    async def drafts(routed: LeadRouted) -> list[tuple[str | None, str, str]]:
+        return [(d["owner"], d["subject"], d["body"]) for d in await crm.drafts(routed.lead_id)]
+
+    yield Harness("local", crm, record, notes, lock, lambda owner: owner, drafts, None)
     await crm.close()
     await engine.dispose()
 
@@ -110,7 +115,20 @@ async def _hubspot() -> AsyncIterator[Harness]:
             routing = routed.routing.model_copy(update={"owner": "99999999"})
             return routed.model_copy(update={"routing": routing})
 
-        yield Harness("hubspot", crm, record, notes, lock, lambda o: OWNERS.get(o, o), refused)
+        async def drafts(routed: LeadRouted) -> list[tuple[str | None, str, str]]:
+            found = contact(routed)
+            tasks = fake.notes_of(found["id"], "tasks") if found else []
+            return [
+                (
+                    p.get("hubspot_owner_id"),
+                    p["hs_task_subject"].removeprefix("Email draft: "),
+                    p["hs_task_body"],
+                )
+                for p in (t["properties"] for t in tasks)
+                if p.get("hs_task_type") == "EMAIL"
+            ]
+
+        yield Harness("hubspot", crm, record, notes, lock, lambda o: OWNERS.get(o, o), drafts, refused)
         assert not fake.refused, f"the connector sent requests the contract refuses: {fake.refused}"
         await crm.close()
 
@@ -144,7 +162,14 @@ async def _salesforce() -> AsyncIterator[Harness]:
             )
             return routed.model_copy(update={"lead": lead})
 
-        yield Harness("salesforce", h.crm, record, notes, lock, lambda o: SF_NAMES.get(o, o), refused)
+        async def drafts(routed: LeadRouted) -> list[tuple[str | None, str, str]]:
+            return [
+                (next((SF_NAMES[n] for n, uid in SF_OWNERS.items() if uid == t["OwnerId"]), t["OwnerId"]),
+                 t["Subject"].removeprefix("Email draft: "), t["Description"])
+                for t in h.drafts(routed.lead_id)
+            ]  # fmt: skip
+
+        yield Harness("salesforce", h.crm, record, notes, lock, lambda o: SF_NAMES.get(o, o), drafts, refused)
 
 
 @pytest.fixture(params=CRMS)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from connectors.crm import WriteAction, WriteOutcome
 from connectors.errors import ConnectorError
-from schemas.decision import Evaluation, Fit, FitResult, RoutingDecision, Status
+from schemas.decision import EmailDraft, Evaluation, Fit, FitResult, RoutingDecision, Status
 from schemas.events import LeadRouted
 from schemas.lead import Lead
 from tests.connectors.crm.conftest import Harness
@@ -24,6 +24,8 @@ def routed(
     owner: str = "ana",
     score: int = 80,
     tier: str = "hot",
+    draft: EmailDraft | None = None,
+    due: datetime | None = None,
 ) -> LeadRouted:
     fit = FitResult(status=Fit.YES, reason="fits")
     email = email or f"person{n}@acme-logistics.com"
@@ -37,7 +39,9 @@ def routed(
         evaluation=Evaluation(
             icp=fit, persona=fit, engagement=10, score=score, tier=tier, status=status, reasons=("fits",)
         ),
-        routing=RoutingDecision(rule_id="r", owner=owner, team="T", reason="next"),
+        routing=RoutingDecision(
+            rule_id="r", owner=owner, team="T", reason="next", draft=draft, first_touch_due=due
+        ),
         briefing=f"Maria at Acme, event {n}.\nCall within the hour.",
     )
 
@@ -128,3 +132,34 @@ async def test_results_come_back_one_per_event_in_order(crm: Harness) -> None:
         assert isinstance(result, WriteOutcome)
         record = await crm.record(event)
         assert record is not None and record.last_event_id == event.event_id
+
+
+DRAFT = EmailDraft(subject="Acme and Leadflow", body="Hi Maria,\n\nWould a 20-minute call work?\n\nAna")
+
+
+async def test_a_decision_with_a_draft_leaves_one_draft_for_the_owner_also_after_a_redelivery(
+    crm: Harness,
+) -> None:
+    event = routed(1, draft=DRAFT, due=T0 + timedelta(minutes=5))
+    first = await crm.crm.write(event)
+    assert first.action in (WriteAction.CREATED, WriteAction.UPDATED)
+    expected = [(crm.owner("ana"), DRAFT.subject, DRAFT.body)]
+    assert await crm.drafts(event) == expected
+    assert await crm.notes(event) == 1  # the draft is not a second briefing
+    assert (await crm.crm.write(event)).action is WriteAction.UNCHANGED
+    (again,) = await crm.crm.write_many([event])
+    assert isinstance(again, WriteOutcome) and again.action is WriteAction.UNCHANGED
+    assert await crm.drafts(event) == expected
+
+
+async def test_no_draft_without_one_on_the_decision_and_one_per_event_in_a_batch(crm: Harness) -> None:
+    plain = routed(1)
+    await crm.crm.write(plain)
+    assert await crm.drafts(plain) == []
+    # A full batch with a deadline task and a draft each: more Tasks than one call of the CRM takes.
+    due = T0 + timedelta(hours=1)
+    events = [routed(n, draft=DRAFT, owner="ben", due=due) for n in range(2, 2 + crm.crm.max_batch)]
+    assert all(isinstance(r, WriteOutcome) for r in await crm.crm.write_many(events))
+    assert all(isinstance(r, WriteOutcome) for r in await crm.crm.write_many(events))
+    for event in events[::7]:
+        assert await crm.drafts(event) == [(crm.owner("ben"), DRAFT.subject, DRAFT.body)]

@@ -64,7 +64,16 @@ class SalesforceHarness:
     def note_count(self, lead_id: str) -> int:
         """Briefing Tasks on the lead's Lead (the Salesforce counterpart of a note)."""
         lead = self.lead_for(lead_id)
-        return len(self.fake.tasks_for(lead["Id"])) if lead else 0
+        return len([t for t in self.fake.tasks_for(lead["Id"]) if not _is_draft(t)]) if lead else 0
+
+    def drafts(self, lead_id: str) -> list[dict[str, Any]]:
+        """Email-draft Tasks on the lead's Lead."""
+        lead = self.lead_for(lead_id)
+        return [t for t in self.fake.tasks_for(lead["Id"]) if _is_draft(t)] if lead else []
+
+
+def _is_draft(task: dict[str, Any]) -> bool:
+    return str(task.get("Leadflow_Event_Id__c") or "").endswith(":draft")
 
 
 @contextlib.asynccontextmanager

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.crm import WriteAction, WriteOutcome
+from connectors.crm import WriteAction, WriteOutcome, draft_event_id
 from connectors.crm.reader import Selection
 from connectors.crm.resilience import BreakerState
 from connectors.errors import ConnectorError, CrmUnavailable, FatalConnectorError, RetriableConnectorError
 from schemas.crm import SalesforceCrm
-from schemas.decision import Evaluation, Fit, FitResult, RoutingDecision, Status
+from schemas.decision import EmailDraft, Evaluation, Fit, FitResult, RoutingDecision, Status
 from schemas.events import LeadRouted
 from schemas.lead import Lead
 from tests.connectors.crm.salesforce_fixture import USERS, SalesforceHarness, salesforce_harness
@@ -396,3 +396,21 @@ async def test_errors_come_out_as_the_connector_tree() -> None:
     async with salesforce_harness() as h:
         with pytest.raises(ConnectorError):
             await h.crm._call("bad", "GET", "sobjects/Nope/1")
+
+
+async def test_a_lost_draft_task_is_written_on_the_redelivery_without_a_second_briefing() -> None:
+    async with salesforce_harness() as h:
+        base = routed(1)
+        event = base.model_copy(
+            update={
+                "routing": base.routing.model_copy(update={"draft": EmailDraft(subject="Hi", body="Hello")})
+            }
+        )
+        await h.crm.write(event)
+        [draft] = h.drafts(event.lead_id)
+        assert draft["Leadflow_Event_Id__c"] == draft_event_id(event.event_id)
+        h.fake.delete(draft["Id"])  # as if the run stopped after the briefing Task, before the draft's
+        again = await h.crm.write(event)
+        assert again.action is not WriteAction.UNCHANGED
+        assert len(h.drafts(event.lead_id)) == 1 and h.note_count(event.lead_id) == 1
+        assert (await h.crm.write(event)).action is WriteAction.UNCHANGED
