@@ -42,7 +42,9 @@ from tests.servers import free_port, postgres_server, tansu_broker, wait_for_por
 
 TOKEN = "bench-token"
 CONNECTIONS = 32
-DRAIN_BOUND = 600.0  # seconds to wait for the backlog after the load: a guard, not a figure
+# Seconds to wait for the backlog after the load, so `make bench` ends: the percentiles are over
+# the leads written by then ("written" of "accepted"); a far larger backlog is the figure itself.
+DRAIN_BOUND = 120.0
 
 
 def config_dir(tmp: Path, crm: str, rate: float) -> Path:
