@@ -68,6 +68,7 @@ class Faults:
 
     throttle_until: float = 0.0
     throttle_at_least: int = 0  # a stretch also lasts until this many requests were refused in it
+    down_at_least: int = 0
     down_until: float = 0.0
     fail_next: int = 0
     fail_status: int = 500
@@ -129,8 +130,10 @@ class HubSpotFake:
         self.faults.throttle_until = time.monotonic() + seconds
         self.faults.throttle_at_least = at_least
 
-    def down(self, seconds: float) -> None:
+    def down(self, seconds: float, at_least: int = 0) -> None:
+        """Answer 503 for ``seconds``, and on until ``at_least`` requests were refused (see throttle)."""
         self.faults.down_until = time.monotonic() + seconds
+        self.faults.down_at_least = at_least
 
     def fail(self, count: int, status: int = 500) -> None:
         self.faults.fail_next, self.faults.fail_status = count, status
@@ -188,7 +191,8 @@ class HubSpotFake:
         f = self.faults
         if now < f.delay_until:
             await asyncio.sleep(f.delay)
-        if now < f.down_until:
+        if now < f.down_until or f.down_at_least > 0:
+            f.down_at_least = max(f.down_at_least - 1, 0)
             raise Refused(error(503, "Service unavailable", "SERVICE_UNAVAILABLE"))
         if f.fail_next > 0:
             f.fail_next -= 1

@@ -67,7 +67,7 @@ async def test_while_hubspot_is_down_the_breaker_opens_then_the_backlog_drains(t
         p.start("writer")
         while written(fake, leads) < 50:
             await asyncio.sleep(0.05)
-        fake.down(4.0)  # 503 to everything
+        fake.down(4.0, at_least=5)  # 503 to everything, 5 requests at least: the breaker opens at 3
         await wait_all_written(fake, leads, timeout=180)
         log = p.log("writer")
         assert "circuit open" in log, "the breaker should have opened while HubSpot was down"

@@ -54,7 +54,7 @@ async def test_a_valid_change_reloads_without_dropping_a_request_and_an_invalid_
     old_version = config_version(config_dir)
     settings = Settings(api_token=TOKEN, data_dir=tmp_path / "data", config_dir=config_dir)
     app = create_app(settings, ("intake", "qualifier", "writer"))
-    leads = iter(sample_leads(400, seed=5))
+    leads = sample_leads(3000, seed=5)
     accepted: list[str] = []
     statuses: list[int] = []
     stop = asyncio.Event()
@@ -62,15 +62,26 @@ async def test_a_valid_change_reloads_without_dropping_a_request_and_an_invalid_
     async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=60) as client:
 
         async def keep_posting() -> None:
-            # One request after another, before, during and after the reload.
-            while not stop.is_set():
-                response = await client.post("/v1/leads", json=next(leads), headers=AUTH)
+            # A steady stream, before, during and after the reload, paced so that a slow
+            # machine's wait for the first writes does not use up the leads.
+            for lead in leads:
+                if stop.is_set():
+                    return
+                response = await client.post("/v1/leads", json=lead, headers=AUTH)
                 statuses.append(response.status_code)
                 if response.status_code == 202:
                     accepted.append(response.json()["lead_id"])
+                await asyncio.sleep(0.05)
+            raise AssertionError("the poster ran out of leads")
 
         poster = asyncio.create_task(keep_posting())
-        await until(lambda: len(accepted) >= 5, "five leads accepted")
+
+        def posted(count: int) -> bool:
+            if poster.done():
+                poster.result()  # raises what stopped it
+            return len(accepted) >= count
+
+        await until(lambda: posted(5), "five leads accepted")
         before = await wait_written(client, accepted[:5], timeout=60)  # decided by the old config
         routing = config_dir / "routing.yaml"
         routing.write_text(routing.read_text().replace(OLD, NEW))
@@ -78,14 +89,14 @@ async def test_a_valid_change_reloads_without_dropping_a_request_and_an_invalid_
         container = app.state.container
         await until(lambda: container.config.version == new_version, "the valid change applied")
         during = len(accepted)
-        await until(lambda: len(accepted) >= during + 5, "five leads accepted after the reload")
+        await until(lambda: posted(during + 5), "five leads accepted after the reload")
 
         # Now a broken edit: refused, and the running config stays the new valid one.
         refused_before = reloads("refused")
         routing.write_text(routing.read_text().replace("team: Inside sales", "team: Nobody"))
         await until(lambda: reloads("refused") > refused_before, "the broken change refused")
         refused_at = len(accepted)
-        await until(lambda: len(accepted) >= refused_at + 5, "five leads accepted after the refusal")
+        await until(lambda: posted(refused_at + 5), "five leads accepted after the refusal")
         stop.set()
         await asyncio.wait_for(poster, 30)
         results = await wait_written(client, accepted, timeout=90)
