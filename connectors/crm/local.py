@@ -24,7 +24,7 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connectors.crm import BatchResult, WriteAction, WriteOutcome, write_each
 from connectors.crm.reader import CrmAccount, CrmOwner, CrmRecord, Selection
@@ -102,66 +102,76 @@ class LocalCrm:
             raise RetriableConnectorError(f"local crm: {exc.__class__.__name__}") from exc
 
     async def write_many(self, batch: Sequence[LeadRouted]) -> list[BatchResult]:
-        return await write_each(self, batch)
+        """The whole batch in one transaction (one commit instead of one per event). If that
+        transaction fails, nothing of it was written: the events are retried one transaction
+        each, so one bad record fails alone."""
+        if not batch:
+            return []
+        try:
+            async with self._engine.begin() as conn:
+                return [await self._write_in(conn, routed) for routed in batch]
+        except DRIVER_ERRORS:
+            return await write_each(self, batch)
 
     async def _write(self, routed: LeadRouted) -> WriteOutcome:
-        now = datetime.now(routed.decided_at.tzinfo)
         async with self._engine.begin() as conn:
-            # The note is the write marker, taken first: of two writers racing on one event
-            # (a rebalance), the second waits on the first's row and then inserts nothing. Any
-            # event already written is skipped, even an older one redelivered after a newer one.
-            noted = await conn.execute(
-                self._insert(notes)
+            return await self._write_in(conn, routed)
+
+    async def _write_in(self, conn: AsyncConnection, routed: LeadRouted) -> WriteOutcome:
+        now = datetime.now(routed.decided_at.tzinfo)
+        # The note is the write marker, taken first: of two writers racing on one event
+        # (a rebalance), the second waits on the first's row and then inserts nothing. Any
+        # event already written is skipped, even an older one redelivered after a newer one.
+        noted = await conn.execute(
+            self._insert(notes)
+            .values(event_id=routed.event_id, lead_id=routed.lead_id, body=routed.briefing, created_at=now)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
+        if noted.rowcount != 1:
+            return WriteOutcome(self.name, routed.lead_id, WriteAction.UNCHANGED)
+        draft = routed.routing.draft
+        if draft is not None:  # in the note's transaction: both or neither
+            await conn.execute(
+                self._insert(crm_drafts)
                 .values(
-                    event_id=routed.event_id, lead_id=routed.lead_id, body=routed.briefing, created_at=now
+                    event_id=routed.event_id,
+                    lead_id=routed.lead_id,
+                    owner=routed.routing.owner,
+                    subject=draft.subject,
+                    body=draft.body,
+                    created_at=now,
                 )
                 .on_conflict_do_nothing(index_elements=["event_id"])
             )
-            if noted.rowcount != 1:
-                return WriteOutcome(self.name, routed.lead_id, WriteAction.UNCHANGED)
-            draft = routed.routing.draft
-            if draft is not None:  # in the note's transaction: both or neither
-                await conn.execute(
-                    self._insert(crm_drafts)
-                    .values(
-                        event_id=routed.event_id,
-                        lead_id=routed.lead_id,
-                        owner=routed.routing.owner,
-                        subject=draft.subject,
-                        body=draft.body,
-                        created_at=now,
-                    )
-                    .on_conflict_do_nothing(index_elements=["event_id"])
-                )
-            current = (
-                (await conn.execute(select(records).where(records.c.lead_id == routed.lead_id)))
-                .mappings()
-                .first()
-            )
-            locked = bool(current and current["locked"])
-            values: dict[str, Any] = {
-                "name": routed.lead.person.name,
-                "company": routed.lead.company.name or routed.lead.company.domain,
-                "tier": routed.evaluation.tier,
-                "score": routed.evaluation.score,
-                "reasons": list(routed.evaluation.reasons),
-                "config_version": routed.config_version,
-                "model_version": routed.model_version,
-                "last_event_id": routed.event_id,
-                "updated_at": now,
+        current = (
+            (await conn.execute(select(records).where(records.c.lead_id == routed.lead_id)))
+            .mappings()
+            .first()
+        )
+        locked = bool(current and current["locked"])
+        values: dict[str, Any] = {
+            "name": routed.lead.person.name,
+            "company": routed.lead.company.name or routed.lead.company.domain,
+            "tier": routed.evaluation.tier,
+            "score": routed.evaluation.score,
+            "reasons": list(routed.evaluation.reasons),
+            "config_version": routed.config_version,
+            "model_version": routed.model_version,
+            "last_event_id": routed.event_id,
+            "updated_at": now,
+        }
+        if not locked:
+            values |= {
+                "status": routed.evaluation.status.value,
+                "owner": routed.routing.owner,
+                "queue": routed.routing.queue,
             }
-            if not locked:
-                values |= {
-                    "status": routed.evaluation.status.value,
-                    "owner": routed.routing.owner,
-                    "queue": routed.routing.queue,
-                }
-            stmt = self._insert(records).values(lead_id=routed.lead_id, locked=False, writes=1, **values)
-            await conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["lead_id"], set_={**values, "writes": records.c.writes + 1}
-                )
+        stmt = self._insert(records).values(lead_id=routed.lead_id, locked=False, writes=1, **values)
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["lead_id"], set_={**values, "writes": records.c.writes + 1}
             )
+        )
         action = WriteAction.LOCKED if locked else WriteAction.UPDATED if current else WriteAction.CREATED
         return WriteOutcome(self.name, routed.lead_id, action)
 

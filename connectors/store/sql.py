@@ -142,6 +142,16 @@ class Erased:
     inbound: int
 
 
+@dataclass(frozen=True)
+class Written:
+    """One event the CRM took: which record it is there."""
+
+    lead_id: str
+    event_id: str
+    crm: str
+    record_id: str
+
+
 class Claim(StrEnum):
     NEW = "new"  # publish it, then confirm
     DUPLICATE = "duplicate"  # already published: answer as the sender expects for a repeat
@@ -468,6 +478,23 @@ class SqlStore(FollowUps):
                 )
                 .values(written_at=written_at, crm=crm, crm_record_id=record_id)
             )
+
+    @translated
+    async def mark_written_many(self, written: Sequence[Written], written_at: datetime) -> None:
+        """``mark_written`` for a chunk the CRM took in one call: one transaction, not one each."""
+        if not written:
+            return
+        async with self.engine.begin() as conn:
+            for w in written:
+                await conn.execute(
+                    update(leads)
+                    .where(
+                        leads.c.lead_id == w.lead_id,
+                        leads.c.event_id == w.event_id,
+                        leads.c.written_at.is_(None),
+                    )
+                    .values(written_at=written_at, crm=w.crm, crm_record_id=w.record_id)
+                )
 
     @translated
     async def get_lead(self, lead_id: str) -> dict[str, Any] | None:

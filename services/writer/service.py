@@ -28,7 +28,7 @@ from connectors.errors import (
     RetriableConnectorError,
     Throttled,
 )
-from connectors.store.sql import SqlStore
+from connectors.store.sql import SqlStore, Written
 from schemas.events import LeadRouted
 from services import metrics, tracing
 from services.errors import PoisonEvent
@@ -82,7 +82,11 @@ class Writer:
         """One message (the consume loop's per-message path)."""
         routed = self._decode(message)
         outcome = await self.crm_of(routed).write(routed)
-        await self._written(routed, outcome)
+        written_at = self._clock()
+        await self._store.mark_written_many(
+            [Written(routed.lead_id, routed.event_id, outcome.crm, outcome.record_id)], written_at
+        )
+        self._written(routed, outcome, written_at)
 
     async def handle_batch(self, messages: Sequence[Message], dead_letter: DeadLetter) -> None:
         """A fetched batch: write it in CRM batch calls; dead-letter only what fails on its own."""
@@ -105,12 +109,22 @@ class Writer:
     async def _write_all(self, crm: CrmWriter, items: list[Item], dead_letter: DeadLetter) -> None:
         for chunk in chunks(items, max(1, crm.max_batch)):
             results = await self._write_chunk(crm, [routed for _, routed in chunk])
-            for (message, routed), result in zip(chunk, results, strict=True):
-                if isinstance(result, WriteOutcome):
-                    # The CRM call served the whole chunk; each lead's trace gets its own write span.
-                    with tracing.continued(message.headers):
-                        await self._written(routed, result)
-                else:
+            done = [
+                (message, routed, result)
+                for (message, routed), result in zip(chunk, results, strict=True)
+                if isinstance(result, WriteOutcome)
+            ]
+            # One store transaction records the whole chunk as written.
+            written_at = self._clock()
+            await self._store.mark_written_many(
+                [Written(r.lead_id, r.event_id, o.crm, o.record_id) for _, r, o in done], written_at
+            )
+            for message, routed, outcome in done:
+                # The CRM call served the whole chunk; each lead's trace gets its own write span.
+                with tracing.continued(message.headers):
+                    self._written(routed, outcome, written_at)
+            for (message, _), result in zip(chunk, results, strict=True):
+                if not isinstance(result, WriteOutcome):
                     await dead_letter(message, result)
 
     async def _write_chunk(self, crm: CrmWriter, batch: list[LeadRouted]) -> list[BatchResult]:
@@ -139,12 +153,8 @@ class Writer:
         except ValidationError as exc:
             raise PoisonEvent(f"not a LeadRouted event: {exc.error_count()} errors") from exc
 
-    async def _written(self, routed: LeadRouted, outcome: WriteOutcome) -> None:
-        written_at = self._clock()
+    def _written(self, routed: LeadRouted, outcome: WriteOutcome, written_at: datetime) -> None:
         with stage("write", lead_id=routed.lead_id, crm=outcome.crm) as span:
-            await self._store.mark_written(
-                routed.lead_id, routed.event_id, written_at, outcome.crm, outcome.record_id
-            )
             span.set_attribute("action", outcome.action.value)
         metrics.written(outcome.crm, outcome.action.value, routed.received_at, written_at)
         self._log.info(

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from connectors.store.engine import make_engine
-from connectors.store.sql import Claim, LeadFilter, SqlStore
+from connectors.store.sql import Claim, LeadFilter, SqlStore, Written
 from schemas.decision import Status
 from tests.connectors.store.examples import T0, routed
 
@@ -58,6 +58,21 @@ async def test_mark_written_applies_only_to_the_current_event(store: SqlStore) -
     assert (await store.get_lead("L"))["written_at"] is None  # type: ignore[index]
     await store.mark_written("L", "ev-2", T0, "local", "L")
     assert (await store.get_lead("L"))["written_at"] == T0  # type: ignore[index]
+
+
+async def test_mark_written_many_marks_each_current_event_in_one_call(store: SqlStore) -> None:
+    await store.record_decision(routed(1, lead_id="A"))
+    await store.record_decision(routed(2, lead_id="B"))
+    await store.record_decision(routed(3, lead_id="B"))  # ev-2 is stale for B
+    await store.mark_written_many(
+        [Written("A", "ev-1", "hubspot", "101"), Written("B", "ev-2", "hubspot", "102")], T0
+    )
+    a, b = await store.get_lead("A"), await store.get_lead("B")
+    assert a is not None and (a["written_at"], a["crm"], a["crm_record_id"]) == (T0, "hubspot", "101")
+    assert b is not None and b["written_at"] is None
+    await store.mark_written_many([Written("B", "ev-3", "hubspot", "102")], T0)
+    b = await store.get_lead("B")
+    assert b is not None and b["written_at"] == T0
 
 
 async def test_list_filters_and_orders_newest_first(store: SqlStore) -> None:
