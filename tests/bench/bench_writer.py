@@ -10,9 +10,10 @@ requests per 100 leads, the most requests the fake saw in any 10 s, 429s. Baseli
 the same run: the same writer against the fake with no limit (what the client, the fake and
 the store cost on this machine), and against the local CRM (a table in SQLite).
 
-The store (which records ``written_at`` per event, one transaction each) lives on tmpfs
-(/dev/shm where there is one) so the figures are the writer and CRM path; ``store_on_disk``
-times the same per-event marks on the disk, the bound a SQLite store on disk puts on any CRM.
+The store (which records ``written_at`` for each chunk the CRM took, one transaction a chunk)
+lives on tmpfs (/dev/shm where there is one) so the figures are the writer and CRM path;
+``store_on_disk`` times marks on the disk one transaction each, the bound a SQLite store on disk
+would put on a writer that committed per event.
 """
 
 from __future__ import annotations
