@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     cast,
     delete,
     func,
@@ -464,37 +465,32 @@ class SqlStore(FollowUps):
             )
         return int(turn) - 1
 
-    @translated
     async def mark_written(
         self, lead_id: str, event_id: str, written_at: datetime, crm: str, record_id: str
     ) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(leads)
-                .where(
-                    leads.c.lead_id == lead_id,
-                    leads.c.event_id == event_id,
-                    leads.c.written_at.is_(None),
-                )
-                .values(written_at=written_at, crm=crm, crm_record_id=record_id)
-            )
+        await self.mark_written_many([Written(lead_id, event_id, crm, record_id)], written_at)
 
     @translated
     async def mark_written_many(self, written: Sequence[Written], written_at: datetime) -> None:
-        """``mark_written`` for a chunk the CRM took in one call: one transaction, not one each."""
+        """Record events as written in one transaction (one statement run for each), each only
+        while it is still its lead's current event and not yet marked."""
         if not written:
             return
+        stmt = (
+            update(leads)
+            .where(
+                leads.c.lead_id == bindparam("w_lead"),
+                leads.c.event_id == bindparam("w_event"),
+                leads.c.written_at.is_(None),
+            )
+            .values(written_at=written_at, crm=bindparam("w_crm"), crm_record_id=bindparam("w_record"))
+        )
+        rows = [
+            {"w_lead": w.lead_id, "w_event": w.event_id, "w_crm": w.crm, "w_record": w.record_id}
+            for w in written
+        ]
         async with self.engine.begin() as conn:
-            for w in written:
-                await conn.execute(
-                    update(leads)
-                    .where(
-                        leads.c.lead_id == w.lead_id,
-                        leads.c.event_id == w.event_id,
-                        leads.c.written_at.is_(None),
-                    )
-                    .values(written_at=written_at, crm=w.crm, crm_record_id=w.record_id)
-                )
+            await conn.execute(stmt, rows)
 
     @translated
     async def get_lead(self, lead_id: str) -> dict[str, Any] | None:

@@ -82,11 +82,7 @@ class Writer:
         """One message (the consume loop's per-message path)."""
         routed = self._decode(message)
         outcome = await self.crm_of(routed).write(routed)
-        written_at = self._clock()
-        await self._store.mark_written_many(
-            [Written(routed.lead_id, routed.event_id, outcome.crm, outcome.record_id)], written_at
-        )
-        self._written(routed, outcome, written_at)
+        self._written(routed, outcome, await self._mark([(routed, outcome)]))
 
     async def handle_batch(self, messages: Sequence[Message], dead_letter: DeadLetter) -> None:
         """A fetched batch: write it in CRM batch calls; dead-letter only what fails on its own."""
@@ -109,23 +105,17 @@ class Writer:
     async def _write_all(self, crm: CrmWriter, items: list[Item], dead_letter: DeadLetter) -> None:
         for chunk in chunks(items, max(1, crm.max_batch)):
             results = await self._write_chunk(crm, [routed for _, routed in chunk])
-            done = [
-                (message, routed, result)
-                for (message, routed), result in zip(chunk, results, strict=True)
-                if isinstance(result, WriteOutcome)
-            ]
-            # One store transaction records the whole chunk as written.
-            written_at = self._clock()
-            await self._store.mark_written_many(
-                [Written(r.lead_id, r.event_id, o.crm, o.record_id) for _, r, o in done], written_at
-            )
+            done: list[tuple[Message, LeadRouted, WriteOutcome]] = []
+            for (message, routed), result in zip(chunk, results, strict=True):
+                if isinstance(result, WriteOutcome):
+                    done.append((message, routed, result))
+                else:
+                    await dead_letter(message, result)
+            written_at = await self._mark([(routed, outcome) for _, routed, outcome in done])
             for message, routed, outcome in done:
                 # The CRM call served the whole chunk; each lead's trace gets its own write span.
                 with tracing.continued(message.headers):
                     self._written(routed, outcome, written_at)
-            for (message, _), result in zip(chunk, results, strict=True):
-                if not isinstance(result, WriteOutcome):
-                    await dead_letter(message, result)
 
     async def _write_chunk(self, crm: CrmWriter, batch: list[LeadRouted]) -> list[BatchResult]:
         failures = 0
@@ -152,6 +142,14 @@ class Writer:
             return LeadRouted.model_validate_json(message.value)
         except ValidationError as exc:
             raise PoisonEvent(f"not a LeadRouted event: {exc.error_count()} errors") from exc
+
+    async def _mark(self, done: Sequence[tuple[LeadRouted, WriteOutcome]]) -> datetime:
+        """Record what the CRM took as written, in one store transaction; returns when."""
+        written_at = self._clock()
+        await self._store.mark_written_many(
+            [Written(r.lead_id, r.event_id, o.crm, o.record_id) for r, o in done], written_at
+        )
+        return written_at
 
     def _written(self, routed: LeadRouted, outcome: WriteOutcome, written_at: datetime) -> None:
         with stage("write", lead_id=routed.lead_id, crm=outcome.crm) as span:
