@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.decision import Evaluation, RoutingDecision
 from schemas.enrichment import Enrichment
-from schemas.lead import Lead
+from schemas.lead import Lead, UtcDatetime
 
 SCHEMA_VERSION = 1
 
@@ -29,7 +29,7 @@ class Event(BaseModel):
 
 class LeadReceived(Event):
     type: Literal["lead.received"] = "lead.received"
-    received_at: AwareDatetime
+    received_at: UtcDatetime  # the `now` of the evaluation: see schemas.lead._utc_as_utc
     # The sender's own id for this delivery (HubSpot eventId, Salesforce Notification Id...).
     source_event_id: str | None = None
     lead: Lead

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AnyUrl,
     AwareDatetime,
     BaseModel,
@@ -33,6 +34,19 @@ _LEAD_FIELDS = {
     "message",
     "attributes",
 }
+
+
+_ZERO = timedelta(0)
+
+
+def _utc_as_utc(at: datetime) -> datetime:
+    """A UTC time with ``datetime.UTC`` as its tzinfo (same instant, same ISO text): pydantic
+    parses "Z" into its own TzInfo, and subtracting two times whose tzinfo objects differ asks
+    each for its offset, which made the age of an activity a tenth of an evaluation."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is not UTC and at.utcoffset() == _ZERO else at
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc_as_utc)]
 
 
 class Frozen(BaseModel):
@@ -74,7 +88,7 @@ class Activity(Frozen):
     model_config = ConfigDict(frozen=True, extra="allow")
 
     type: str = Field(min_length=1, max_length=100)
-    at: AwareDatetime | None = None
+    at: UtcDatetime | None = None
     url: str | None = Field(default=None, max_length=2000)
 
 

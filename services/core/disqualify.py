@@ -84,12 +84,17 @@ def _exclusions(icp: IcpConfig) -> tuple[_Names, _Names]:
 
 def _named(company: CompanyFacts, entries: _Names) -> str | None:
     """The exclusion entry that names this company, by domain or whole name."""
-    domain = (company.domain or "").lower().removeprefix("www.")
+    domain = _domain(company.domain)
     if domain:
         for entry, dotted in entries.domains:
             if domain == entry or domain.endswith(dotted):
                 return entry
     return entries.names.get(_bare(company.name)) if company.name else None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _domain(domain: str | None) -> str:
+    return (domain or "").lower().removeprefix("www.")
 
 
 @functools.lru_cache(maxsize=65_536)

@@ -29,12 +29,6 @@ def _points(config: Engagement) -> _Points:
     )
 
 
-def _age_days(activity: Activity, now: datetime) -> float:
-    if activity.at is None:
-        return 0.0  # undated: it came with the lead
-    return max(0.0, (now - activity.at).total_seconds() / 86_400)
-
-
 @functools.lru_cache(maxsize=4096)
 def _describe(kind: str, page: str | None, days: int | None) -> str:
     what = f"visited the {page} page" if page else kind.replace("_", " ")
@@ -47,26 +41,31 @@ def engagement(
     """Points for what the lead did, decayed by age, and the signals, strongest first
     (only the ``top`` strongest distinct ones are put into words when ``top`` is given)."""
     points = _points(config)
-    # (points, arrival order, activity or None for the message, page, age in days)
+    by_type, pages, half_life = points.by_type, points.pages, points.half_life_days
+    # (-points, arrival order, activity or None for the message, page, age in days): sorted as
+    # is, strongest first and ties in the order they happened. The loop is inlined: it runs
+    # for every activity of every lead.
     scored: list[tuple[float, int, Activity | None, str | None, float]] = []
     for activity in lead.activities:
         kind = activity.type.lower()
-        base = points.by_type.get(kind, 0)
+        base = by_type.get(kind, 0)
         page = None
         if kind == "page_view" and activity.url:
             # Only a page view is a visit: a click on a pricing link may be a security scanner.
             url = activity.url.lower()
-            page = next((p for p, _ in points.pages if p in url), None)
-            if page is not None:
-                base += config.page_points[page]
+            for fragment, extra in pages:
+                if fragment in url:
+                    page, base = fragment, base + extra
+                    break
         if base == 0:
             continue
-        age = _age_days(activity, now)
-        scored.append((base * 0.5 ** (age / points.half_life_days), len(scored), activity, page, age))
+        at = activity.at  # undated: it came with the lead
+        age = 0.0 if at is None else max(0.0, (now - at).total_seconds() / 86_400)
+        scored.append((-base * 0.5 ** (age / half_life), len(scored), activity, page, age))
     if points.message and lead.message and lead.message.strip():
-        scored.append((float(points.message), len(scored), None, None, 0.0))
-    scored.sort(key=lambda s: (-s[0], s[1]))  # strongest first; ties in the order they happened
-    total = min(100, round(sum(s[0] for s in scored)))
+        scored.append((-float(points.message), len(scored), None, None, 0.0))
+    scored.sort()  # the arrival order is unique: activities themselves are never compared
+    total = min(100, round(-sum(s[0] for s in scored)))
     signals: dict[str, None] = {}
     for _, _, done, page, age in scored:
         if top is not None and len(signals) >= top:

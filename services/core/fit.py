@@ -71,14 +71,34 @@ def _verticals(icp: IcpConfig) -> tuple[_Vertical, ...]:
     )
 
 
-def _check(company: CompanyFacts, v: _Vertical) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Which criteria rule this vertical out, and which fields it asks about that the company lacks."""
+@per_config
+def _industry_memo(icp: IcpConfig) -> Bounded:
+    return Bounded()
+
+
+def _industry_fits(industry: str, verticals: tuple[_Vertical, ...], icp: IcpConfig) -> tuple[bool, ...]:
+    """Per vertical, whether it takes this industry: industries repeat far more than companies."""
+    memo = _industry_memo(icp)
+    hit = memo.get(industry)
+    if isinstance(hit, tuple):
+        return hit
+    text = norm(industry)
+    fits = tuple(v.industries is None or v.industries.search(text) is not None for v in verticals)
+    return memo.remember(industry, fits)
+
+
+def _check(
+    company: CompanyFacts, v: _Vertical, industry_fits: bool | None, country: str | None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Which criteria rule this vertical out, and which fields it asks about that the company
+    lacks. ``industry_fits`` is None when the company's industry is unknown; ``country`` is
+    upper-cased."""
     misses: tuple[str, ...] = ()
     unknown: tuple[str, ...] = ()
     if v.industries is not None:
-        if company.industry is None:
+        if industry_fits is None:
             unknown += ("industry",)
-        elif v.industries.search(norm(company.industry)) is None:
+        elif not industry_fits:
             misses += ("industry",)
     if v.employees is not None:
         if company.employees is None:
@@ -90,9 +110,9 @@ def _check(company: CompanyFacts, v: _Vertical) -> tuple[tuple[str, ...], tuple[
     if v.revenue is not None and company.revenue is not None and int(company.revenue) not in v.revenue:
         misses += ("revenue",)
     if v.countries:
-        if company.country is None:
+        if country is None:
             unknown += ("country",)
-        elif company.country.upper() not in v.countries:
+        elif country not in v.countries:
             misses += ("country",)
     if (
         v.technologies
@@ -125,13 +145,30 @@ def _describe_fit(company: CompanyFacts, vertical: Vertical) -> str:
     return f"{size} in {industry} in {country} fits '{vertical.name}' ({', '.join(criteria) or 'any size'})"
 
 
+_ASKED = ("industry", "employees", "country")  # the fields a missing fact is named by, in order
+
+
+@functools.lru_cache(maxsize=4096)
+def _inconclusive(names: tuple[str, ...], missing: tuple[str, ...]) -> FitResult:
+    """One result per (verticals, missing fields): a FitResult is immutable, and these repeat."""
+    named = ", ".join(f"'{n}'" for n in names)
+    reason = f"could fit {named}, but {', '.join(missing)} unknown"
+    return FitResult(status=Fit.INCONCLUSIVE, reason=reason, missing=missing)
+
+
 def icp_fit(company: CompanyFacts, icp: IcpConfig) -> tuple[FitResult, Vertical | None]:
     """Yes when a vertical matches; no when what we know rules out every vertical;
     inconclusive when a vertical could still match but a field it needs is missing."""
     possible: list[tuple[Vertical, tuple[str, ...]]] = []
     closest: tuple[Vertical, tuple[str, ...]] | None = None
-    for v in _verticals(icp):
-        misses, unknown = _check(company, v)
+    verticals = _verticals(icp)
+    industry = company.industry
+    fits: tuple[bool | None, ...] = (
+        (None,) * len(verticals) if industry is None else _industry_fits(industry, verticals, icp)
+    )
+    country = company.country.upper() if company.country is not None else None
+    for v, industry_fits in zip(verticals, fits, strict=True):
+        misses, unknown = _check(company, v, industry_fits, country)
         if misses:
             if closest is None or len(misses) < len(closest[1]):
                 closest = (v.vertical, misses)
@@ -141,15 +178,8 @@ def icp_fit(company: CompanyFacts, icp: IcpConfig) -> tuple[FitResult, Vertical 
             reason = _describe_fit(company, v.vertical)
             return FitResult(status=Fit.YES, matched=v.vertical.name, reason=reason), v.vertical
     if possible:
-        order = ("industry", "employees", "country")
-        missing = tuple(f for f in order if any(f in u for _, u in possible))
-        names = ", ".join(f"'{v.name}'" for v, _ in possible[:3])
-        result = FitResult(
-            status=Fit.INCONCLUSIVE,
-            reason=f"could fit {names}, but {', '.join(missing)} unknown",
-            missing=missing,
-        )
-        return result, None
+        missing = tuple(f for f in _ASKED if any(f in u for _, u in possible))
+        return _inconclusive(tuple(v.name for v, _ in possible[:3]), missing), None
     assert closest is not None  # a config has at least one vertical
     vertical, misses = closest
     texts = "; ".join(_miss_text(m, company, vertical) for m in misses)
