@@ -1,20 +1,21 @@
 """HubSpot write-back through hubspot-api-client, in batches of up to 100 events.
 
-One ``write_many`` is at most six calls, whatever the batch size (100 events per call; two more
-when over 100 tasks, deadlines and email drafts together, must be upserted and associated):
+A batch of new events costs three calls, whatever its size up to 100 (one more per 100 tasks,
+deadlines and email drafts together):
 
 1. batch read the contacts (by HubSpot id, email, or Leadflow lead id): lock, last event id,
    decided-at;
-2. batch upsert the missing ones by email (or lead id) with who they are, nothing decided yet;
-3. batch upsert the briefing notes, and the tasks (first-touch deadline; email draft, under
-   ``<event_id>:draft``), by their unique event-id property;
-4. batch associate them to the contacts (note->contact 202, task->contact 204);
-5. batch update the contacts: score, tier, status, reasons, versions, owner, last event id.
+2. batch upsert them by email (or lead id; batch update for those known by HubSpot id): who they
+   are when new, the decision (score, tier, status, reasons, versions, owner, last event id);
+3. batch create the briefing notes, and the tasks (first-touch deadline; email draft, under
+   ``<event_id>:draft``), with their associations (note->contact 202, task->contact 204) inline.
 
-The contact's last event id is written last, so an event whose contact already carries it was
-written whole and is skipped; any crash before that redoes the event, and the notes and tasks,
-upserted by event id, are never doubled. A contact decided later than the event (an older event
-redelivered) keeps its newer decision. A locked contact keeps its status and owner.
+Notes and tasks carry the event id in a unique property, so one can never be made twice: a
+contact that already carries the event id (redelivered after a crash between 2 and 3) gets its
+notes and tasks by upsert on that property and an association, both idempotent, instead of a
+create; a create HubSpot refuses as a conflict (a note already there) falls back to the same.
+A contact decided later than the event (an older event redelivered) keeps its newer decision
+and still gets the event's note. A locked contact keeps its status and owner.
 
 A call HubSpot refuses as a whole (a 4xx) is split in halves until the refused records are
 found, so one bad record fails alone and the rest of the batch is written.
@@ -39,6 +40,7 @@ from connectors.crm.hubspot_records import (
     contact_properties,
     identity_properties,
     is_locked,
+    linked,
     note_input,
     owner_id,
     parse_time,
@@ -95,18 +97,30 @@ class HubSpotCrm(HubSpotReader):
         results: list[BatchResult | None] = [None] * len(batch)
         targets = [target_for(i, routed, self.config) for i, routed in enumerate(batch)]
         await self._read(targets, results)
-        await self._create([t for t in targets if results[t.index] is None and t.contact_id is None], results)
+        last_event = self.config.property_for("last_event_id")
         todo = [t for t in targets if results[t.index] is None]
-        # Skipped whole: the contact's last event id is this event (written last, so all was done).
+        # The contact carries this event already: written before a crash, its notes maybe not.
+        again = [t for t in todo if t.current.get(last_event) == t.routed.event_id]
+        fresh = [t for t in todo if t.current.get(last_event) != t.routed.event_id]
+        await self._contacts(fresh, results)
+        await self._notes_and_tasks([t for t in fresh if results[t.index] is None], results, create=True)
+        await self._notes_and_tasks(again, results, create=False)
         for t in todo:
-            if t.current.get(self.config.property_for("last_event_id")) == t.routed.event_id:
-                results[t.index] = WriteOutcome(self.name, str(t.contact_id), WriteAction.UNCHANGED)
-        todo = [t for t in todo if results[t.index] is None]
-        await self._notes_and_tasks(todo, results)
-        todo = [t for t in todo if results[t.index] is None]
-        await self._update(todo, results)
+            if results[t.index] is None:
+                results[t.index] = WriteOutcome(self.name, str(t.contact_id), self._action(t, t in again))
         assert all(r is not None for r in results)
         return [r for r in results if r is not None]
+
+    def _action(self, t: Target, again: bool) -> WriteAction:
+        if again or t.stale:
+            return WriteAction.UNCHANGED
+        if is_locked(t.current, self.config):
+            return WriteAction.LOCKED
+        return (
+            WriteAction.UPDATED
+            if t.current.get(self.config.property_for("last_event_id"))
+            else WriteAction.CREATED
+        )
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -138,24 +152,32 @@ class HubSpotCrm(HubSpotReader):
                 elif by == "id":
                     results[t.index] = HubSpotRejected(f"hubspot: contact {t.key} not found", 404)
 
-    async def _create(self, missing: list[Target], results: list[BatchResult | None]) -> None:
-        """Upsert by email (or lead id): a crash after it finds the contact on the next try."""
+    async def _contacts(self, fresh: list[Target], results: list[BatchResult | None]) -> None:
+        """One write per contact: update by id, upsert by email (or lead id), which creates the
+        missing ones; the decision's properties, with who they are for a new contact."""
+        decided = self.config.property_for("decided_at")
+        latest: dict[object, Target] = {}
+        for t in fresh:
+            written_at = parse_time(t.current.get(decided))
+            if t.contact_id is not None and written_at is not None and written_at > t.routed.decided_at:
+                t.stale = True  # an older event redelivered after a newer one: the newer decision stays
+            else:
+                # Two leads of one batch on one contact: the later event's decision is the one kept.
+                latest[t.contact_id or (t.by, t.key)] = t
+        writes = list(latest.values())
+        by_id = [t for t in writes if t.by == "id"]
+        if by_id:
+            await self._split(by_id, self._update, results)
         lead_prop = self.config.property_for("lead_id")
         ways: tuple[tuple[FindBy, str], ...] = (("email", "email"), ("lead_id", lead_prop))
         for by, id_property in ways:
-            group = [t for t in missing if t.by == by]
+            group = [t for t in writes if t.by == by]
 
             async def upsert(items: list[Target], id_property: str = id_property, by: FindBy = by) -> None:
-                inputs = [
-                    {
-                        "idProperty": id_property,
-                        "id": t.key,
-                        "properties": identity_properties(t, self.config),
-                    }
-                    for t in items
-                ]
                 answer = await self.api.call(
-                    "contacts.upsert", self.api.contacts_batch.upsert, {"inputs": inputs}
+                    "contacts.upsert",
+                    self.api.contacts_batch.upsert,
+                    {"inputs": [self._upsert_input(t, id_property) for t in items]},
                 )
                 ids = {}
                 for record in answer.get("results", []):
@@ -168,8 +190,35 @@ class HubSpotCrm(HubSpotReader):
 
             if group:
                 await self._split(group, upsert, results)
+        # The other events of a contact written once: its id, or its write's failure.
+        for t in fresh:
+            winner = latest.get(t.contact_id or (t.by, t.key))
+            if t.contact_id is None and winner is not None and winner is not t:
+                t.contact_id = winner.contact_id
+                if t.contact_id is None:
+                    results[t.index] = FatalConnectorError("hubspot: upsert returned no contact")
 
-    async def _notes_and_tasks(self, todo: list[Target], results: list[BatchResult | None]) -> None:
+    def _upsert_input(self, t: Target, id_property: str) -> dict[str, Any]:
+        properties = identity_properties(t, self.config) if t.contact_id is None else {}
+        properties |= contact_properties(t.routed, self.config, locked=is_locked(t.current, self.config))
+        properties[id_property] = t.key
+        return {"idProperty": id_property, "id": t.key, "properties": properties}
+
+    async def _update(self, items: list[Target]) -> None:
+        inputs = [
+            {
+                "id": str(t.contact_id),
+                "properties": contact_properties(
+                    t.routed, self.config, locked=is_locked(t.current, self.config)
+                ),
+            }
+            for t in items
+        ]
+        await self.api.call("contacts.update", self.api.contacts_batch.update, {"inputs": inputs})
+
+    async def _notes_and_tasks(
+        self, todo: list[Target], results: list[BatchResult | None], *, create: bool
+    ) -> None:
         for kind, batch_api, type_id in (
             ("notes", self.api.notes_batch, NOTE_TO_CONTACT),
             ("tasks", self.api.tasks_batch, TASK_TO_CONTACT),
@@ -178,20 +227,41 @@ class HubSpotCrm(HubSpotReader):
             if not group:
                 continue
 
-            async def upsert_and_link(
+            async def write(
                 items: list[Target], kind: str = kind, batch_api: Any = batch_api, type_id: int = type_id
             ) -> None:
                 # A deadline task and a draft task per event at most: chunks keep each call <= 100.
                 for chunk in _chunks(items, kind, self._records):
+                    if create:
+                        try:
+                            await self._create_linked(chunk, kind, batch_api, type_id, results)
+                            continue
+                        except HubSpotRejected:
+                            # Most likely a record of this event is there already (a conflict on its
+                            # unique event id): the upsert below finds it; a bad record fails it too.
+                            pass
                     await self._upsert_and_link(chunk, kind, batch_api, type_id, results)
 
-            await self._split(group, upsert_and_link, results)
+            await self._split(group, write, results)
 
     def _records(self, kind: str, t: Target) -> list[dict[str, Any]]:
-        """The notes (one briefing) or tasks (deadline, email draft) one event upserts."""
+        """The notes (one briefing) or tasks (deadline, email draft) one event writes, as upserts."""
         if kind == "notes":
             return [note_input(t.routed, self.config, self._owner(t))]
         return task_inputs(t.routed, self.config, self._owner(t))
+
+    async def _create_linked(
+        self, items: list[Target], kind: str, batch_api: Any, type_id: int, results: list[BatchResult | None]
+    ) -> None:
+        """One call: the records, each created with its association to the contact."""
+        per_event = [(t, self._records(kind, t)) for t in items]
+        inputs = [
+            {"properties": record["properties"], "associations": [linked(str(t.contact_id), type_id)]}
+            for t, records in per_event
+            for record in records
+        ]
+        answer = await self.api.call(f"{kind}.create", batch_api.create, {"inputs": inputs})
+        self._check_returned(per_event, kind, answer, results)
 
     async def _upsert_and_link(
         self, items: list[Target], kind: str, batch_api: Any, type_id: int, results: list[BatchResult | None]
@@ -199,56 +269,32 @@ class HubSpotCrm(HubSpotReader):
         per_event = [(t, self._records(kind, t)) for t in items]
         inputs = [record for _, records in per_event for record in records]
         answer = await self.api.call(f"{kind}.upsert", batch_api.upsert, {"inputs": inputs})
-        prop = self.config.event_id_property
-        ids = {str((r.get("properties") or {}).get(prop)): str(r["id"]) for r in answer.get("results", [])}
-        links = []
-        for t, records in per_event:
-            wanted = [str(r["id"]) for r in records]
-            if not all(w in ids for w in wanted):
-                results[t.index] = FatalConnectorError(f"hubspot: {kind} upsert returned no record")
-                continue
-            links += [association(ids[w], str(t.contact_id), type_id) for w in wanted]
+        ids = self._check_returned(per_event, kind, answer, results)
+        links = [
+            association(ids[str(r["id"])], str(t.contact_id), type_id)
+            for t, records in per_event
+            if results[t.index] is None
+            for r in records
+        ]
         if links:
             await self.api.call(
                 f"{kind}.associate", self.api.associations.create, kind, "contacts", {"inputs": links}
             )
 
-    async def _update(self, todo: list[Target], results: list[BatchResult | None]) -> None:
-        decided = self.config.property_for("decided_at")
-        updates: dict[str, Target] = {}
-        for t in todo:
-            written_at = parse_time(t.current.get(decided))
-            if written_at is not None and written_at > t.routed.decided_at:
-                # An older event redelivered after a newer one: its note is there, the newer decision stays.
-                results[t.index] = WriteOutcome(self.name, str(t.contact_id), WriteAction.UNCHANGED)
-            else:
-                # Two leads of one batch on one contact: the later event's decision is the one kept.
-                updates[str(t.contact_id)] = t
-
-        async def update(items: list[Target]) -> None:
-            inputs = [
-                {
-                    "id": str(t.contact_id),
-                    "properties": contact_properties(
-                        t.routed, self.config, locked=is_locked(t.current, self.config)
-                    ),
-                }
-                for t in items
-            ]
-            await self.api.call("contacts.update", self.api.contacts_batch.update, {"inputs": inputs})
-
-        if updates:
-            await self._split(list(updates.values()), update, results)
-        for t in todo:
-            if results[t.index] is None:
-                action = (
-                    WriteAction.LOCKED
-                    if is_locked(t.current, self.config)
-                    else WriteAction.UPDATED
-                    if t.current.get(self.config.property_for("last_event_id"))
-                    else WriteAction.CREATED
-                )
-                results[t.index] = WriteOutcome(self.name, str(t.contact_id), action)
+    def _check_returned(
+        self,
+        per_event: list[tuple[Target, list[dict[str, Any]]]],
+        kind: str,
+        answer: dict[str, Any],
+        results: list[BatchResult | None],
+    ) -> dict[str, str]:
+        """Event id -> record id as HubSpot answered; an event missing any of its records fails."""
+        prop = self.config.event_id_property
+        ids = {str((r.get("properties") or {}).get(prop)): str(r["id"]) for r in answer.get("results", [])}
+        for t, records in per_event:
+            if not all(str(r["id"]) in ids for r in records):
+                results[t.index] = FatalConnectorError(f"hubspot: {kind} write returned no record")
+        return ids
 
     # -- helpers ---------------------------------------------------------------------------
 

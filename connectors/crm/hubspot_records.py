@@ -26,6 +26,7 @@ class Target:
     key: str
     contact_id: str | None = None
     current: dict[str, Any] = field(default_factory=dict)
+    stale: bool = False  # HubSpot holds a newer decision for the contact: only the note is written
 
 
 def target_for(index: int, routed: LeadRouted, config: HubSpotCrm) -> Target:
@@ -93,8 +94,7 @@ def contact_properties(routed: LeadRouted, config: HubSpotCrm, *, locked: bool) 
 
 
 def identity_properties(target: Target, config: HubSpotCrm) -> dict[str, str]:
-    """What a new contact is created with: who they are, never the decision (set by the update,
-    last, so a crash in between cannot leave a contact that looks written)."""
+    """Who a new contact is, from the lead: written with the decision when the contact is new."""
     lead = target.routed.lead
     values = {
         "email": lead.person.email.lower() if lead.person.email else None,
@@ -176,5 +176,13 @@ def association(from_id: str, to_id: str, type_id: int) -> dict[str, Any]:
     return {
         "from": {"id": from_id},
         "to": {"id": to_id},
+        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}],
+    }
+
+
+def linked(contact_id: str, type_id: int) -> dict[str, Any]:
+    """An association given inline with a record's create: to the contact, by type id."""
+    return {
+        "to": {"id": contact_id},
         "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}],
     }

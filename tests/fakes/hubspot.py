@@ -153,6 +153,12 @@ class HubSpotFake:
         ids = {a[1] for a in self.associations if a[0] == kind and a[2] == "contacts" and a[3] == contact_id}
         return [self.objects[kind][i] for i in ids if i in self.objects[kind]]
 
+    def remove(self, kind: str, object_id: str) -> None:
+        """Delete a record as if it had never been written: its index entries and associations too."""
+        record = self.objects[kind].pop(object_id)
+        self._reindex(kind, {"id": object_id, "properties": {}}, record["properties"])
+        self.associations = {a for a in self.associations if (a[0], a[1]) != (kind, object_id)}
+
     def add_contact(self, **properties: str) -> str:
         return self._create("contacts", properties)["id"]
 
@@ -377,7 +383,27 @@ class HubSpotFake:
     async def _batch_create(self, request: Request) -> Response:
         async def work(body: dict[str, Any]) -> Response:
             kind = self._kind(request)
-            created = [self._create(kind, item["properties"]) for item in body["inputs"]]
+            inputs = body["inputs"]
+            # Validate all before creating any: a conflict on a unique property refuses the batch.
+            for n, item in enumerate(inputs):
+                self._check_props(kind, item["properties"])
+                for name in self._unique(kind) - {"hs_object_id"}:
+                    value = item["properties"].get(name)
+                    if value and any(o["properties"].get(name) == value for o in inputs[:n]):
+                        self._refuse(409, f"Duplicate {name} {value} in batch input", "CONFLICT")
+            for item in inputs:
+                for a in item.get("associations", []):
+                    if a["to"]["id"] not in self.objects["contacts"]:
+                        self._refuse(400, f"No contacts {a['to']['id']}", "OBJECT_NOT_FOUND")
+            created = []
+            for item in inputs:
+                record = self._create(kind, item["properties"])
+                created.append(record)
+                for a in item.get("associations", []):  # inline: to a contact (202 notes, 204 tasks)
+                    for t in a["types"]:
+                        self.associations.add(
+                            (kind, record["id"], "contacts", a["to"]["id"], int(t["associationTypeId"]))
+                        )
             response = self._batch([self._view(r) for r in created])
             response.status_code = 201
             return response

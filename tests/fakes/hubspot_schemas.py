@@ -26,6 +26,24 @@ BATCH_READ = {
         "propertiesWithHistory": {"type": "array", "items": _STR},
     },
 }
+_TYPES = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "required": ["associationCategory", "associationTypeId"],
+        "properties": {
+            "associationCategory": {"enum": ["HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED"]},
+            "associationTypeId": {"type": "integer"},
+        },
+    },
+}
+# An association given with a record's create (PublicAssociationsForObject): to whom, which types.
+_INLINE = {
+    "type": "object",
+    "required": ["to", "types"],
+    "properties": {"to": {"type": "object", "required": ["id"], "properties": {"id": _STR}}, "types": _TYPES},
+}
 BATCH_CREATE = {
     "type": "object",
     "required": ["inputs"],
@@ -36,7 +54,7 @@ BATCH_CREATE = {
             "items": {
                 "type": "object",
                 "required": ["properties"],
-                "properties": {"properties": _PROPS, "associations": {"type": "array"}},
+                "properties": {"properties": _PROPS, "associations": {"type": "array", "items": _INLINE}},
             },
         }
     },
@@ -73,20 +91,7 @@ ASSOCIATE = {
                 "properties": {
                     "from": {"type": "object", "required": ["id"], "properties": {"id": _STR}},
                     "to": {"type": "object", "required": ["id"], "properties": {"id": _STR}},
-                    "types": {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": {
-                            "type": "object",
-                            "required": ["associationCategory", "associationTypeId"],
-                            "properties": {
-                                "associationCategory": {
-                                    "enum": ["HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED"]
-                                },
-                                "associationTypeId": {"type": "integer"},
-                            },
-                        },
-                    },
+                    "types": _TYPES,
                 },
             },
         }

@@ -80,7 +80,7 @@ async def test_a_first_touch_deadline_becomes_one_task_on_the_contact(hub: Setup
     assert ("tasks", tasks[0]["id"], "contacts", contact["id"], 204) in hub.fake.associations
 
 
-async def test_a_crash_before_the_contact_update_redoes_the_event_without_a_second_note(hub: Setup) -> None:
+async def test_a_contact_that_lost_its_event_id_is_rewritten_without_a_second_note(hub: Setup) -> None:
     event = routed(1)
     await hub.crm.write(event)
     contact = hub.fake.contact_by_email("person1@acme-logistics.com")
@@ -93,12 +93,27 @@ async def test_a_crash_before_the_contact_update_redoes_the_event_without_a_seco
     assert contact["properties"]["leadflow_last_event_id"] == "ev-1"
 
 
+async def test_a_crash_between_the_contact_and_its_note_leaves_one_note_on_redelivery(hub: Setup) -> None:
+    event = routed(1)
+    await hub.crm.write(event)
+    contact = hub.fake.contact_by_email("person1@acme-logistics.com")
+    assert contact is not None and contact["properties"]["leadflow_last_event_id"] == "ev-1"
+    (note,) = hub.fake.notes_of(contact["id"])
+    hub.fake.remove("notes", note["id"])  # as if the process died before the notes call
+    again = await hub.crm.write(event)
+    assert again.action.value == "unchanged"  # the contact had it all; only the note was missing
+    (redone,) = hub.fake.notes_of(contact["id"])
+    assert redone["properties"]["leadflow_event_id"] == "ev-1"
+    await hub.crm.write(event)
+    assert len(hub.fake.notes_of(contact["id"])) == 1
+
+
 async def test_a_batch_costs_a_few_calls_whatever_its_size(hub: Setup) -> None:
     await hub.crm.write_many([routed(0)])  # properties checked once
     before = hub.fake.requests
     await hub.crm.write_many([routed(n) for n in range(1, 101)])
-    # read, upsert the new contacts, upsert notes, associate, update
-    assert hub.fake.requests - before == 5
+    # read, upsert the contacts with their decisions, create the notes with their associations
+    assert hub.fake.requests - before == 3
 
 
 async def test_reading_owners_a_contact_a_company_and_forgetting_a_contact(hub: Setup) -> None:
