@@ -63,8 +63,8 @@ class Person(Frozen):
 
     @property
     def name(self) -> str | None:
-        parts = [p for p in (self.first_name, self.last_name) if p]
-        return " ".join(parts) or None
+        first, last = self.first_name, self.last_name
+        return f"{first} {last}" if first and last else first or last or None
 
 
 class Company(Frozen):
