@@ -1,6 +1,6 @@
 """Learn P(convert) from history: split (by time when there is a date, else stratified),
-gradient boosting (LightGBM, one thread, seeded, deterministic), isotonic calibration fitted on
-out-of-fold predictions of the training part, figures on the held-out part."""
+gradient boosting (LightGBM, one thread, seeded, deterministic), centred isotonic calibration
+fitted on out-of-fold predictions of the training part, figures on the held-out part."""
 
 from __future__ import annotations
 
@@ -80,14 +80,34 @@ def _booster(rows: np.ndarray, labels: np.ndarray, spec: FeatureSpec, seed: int)
 
 
 def _calibration(rows: np.ndarray, labels: np.ndarray, spec: FeatureSpec, seed: int) -> Calibration:
-    """Isotonic regression on out-of-fold raw probabilities: every training row is predicted by
+    """Centred isotonic regression on out-of-fold raw probabilities: every training row is predicted by
     a model that did not see it, so the map corrects the booster's real over-confidence."""
     raw = np.zeros(len(labels))
     folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
     for fit_rows, held in folds.split(rows, labels):
         raw[held] = _booster(rows[fit_rows], labels[fit_rows], spec, seed).predict(rows[held], num_threads=1)
+    return centred_isotonic(raw, labels)
+
+
+def centred_isotonic(raw: np.ndarray, labels: np.ndarray) -> Calibration:
+    """Centred isotonic regression: the isotonic fit's blocks joined at their centres.
+
+    Plain isotonic regression is a staircase: every lead on one step gets the same probability,
+    so the booster's order inside a step is thrown away (5-fold CV AUC 0.8806 calibrated against
+    0.8810 raw on X Education). A line through each block's (mean raw, rate) point keeps the
+    order and the blocks' rates; beyond the outer centres the end slopes carry on to 0 and 1,
+    clipped, so only the very extremes tie."""
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, labels)
-    return Calibration(tuple(float(x) for x in iso.X_thresholds_), tuple(float(y) for y in iso.y_thresholds_))
+    fitted = iso.predict(raw)
+    levels = np.unique(fitted)
+    x = np.array([raw[fitted == level].mean() for level in levels])
+    y = levels
+    if len(levels) > 1:
+        first = (y[1] - y[0]) / (x[1] - x[0])
+        last = (y[-1] - y[-2]) / (x[-1] - x[-2])
+        low, high = max(0.0, y[0] - first * x[0]), min(1.0, y[-1] + last * (1.0 - x[-1]))
+        x, y = np.concatenate([[0.0], x, [1.0]]), np.concatenate([[low], y, [high]])
+    return Calibration(tuple(float(v) for v in x), tuple(float(v) for v in y))
 
 
 def version_of(model_text: str, spec: FeatureSpec, calibration: Calibration) -> str:
