@@ -32,7 +32,7 @@ from services.model.scoring import Calibration, Model
 PARAMS: dict[str, Any] = {
     "objective": "binary",
     "num_leaves": 7,
-    "learning_rate": 0.05,
+    "learning_rate": 0.08,
     "min_data_in_leaf": 30,
     "lambda_l2": 3.0,
     "feature_fraction": 0.8,
