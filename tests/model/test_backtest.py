@@ -32,7 +32,9 @@ def test_backtest_json_has_the_issue_shape_and_beats_points(
     assert (s["rows"], s["test_rows"]) == (1500, 300)
     assert list(s["model"]) == ["auc", "pr_auc", "brier", "ece"]
     assert list(s["baselines"]) == ["points", "naive_bayes", "logistic"]
-    assert s["model"]["auc"] > s["baselines"]["points"]["auc"] == 0.5
+    # The sheet gives Logistics and Retail (both ICP industries) 20 points; only Logistics
+    # converts more, so on 300 held-out leads it ranks near chance (tests/model/test_baselines.py).
+    assert s["model"]["auc"] > s["baselines"]["points"]["auc"]
     assert abs(sum(t["share_of_leads"] for t in s["tiers"]) - 1) < 1e-3
     assert abs(sum(t["share_of_conversions"] for t in s["tiers"]) - 1) < 1e-3
     page = render(result, "generated")
