@@ -1,10 +1,12 @@
 """What the model must beat, computed in the same backtest run on the same split and columns.
 
 - points: fixed points as RevOps teams set them (industry fit 20, title 15, pricing page visit
-  10, 5 per email open; qualified at 50), with the ICP's own words: an industry any vertical
-  lists, a title holding a persona's keyword (whole words), as tests/bench/bench_evaluate.py's
-  naive scorer. Not the rules' verdict: that wants employees and country too, so a history
-  without them scored every lead 0 (AUC 0.5 on every export, whatever its industries).
+  10, 5 per email open; qualified at 50), with the ICP's own words (those
+  tests/bench/bench_evaluate.py's naive scorer uses): an industry any vertical lists, a title
+  holding a persona's keyword, both as whole words as the rules match them. Not the rules'
+  verdict: that wants employees and country too, so a history without them scored every lead
+  0 (AUC exactly 0.5 whatever its industries). History carries no activities, so the pricing
+  and open points only ever count on live leads.
 - naive_bayes: per-field frequency tables (numbers in quantile bins), as Odoo's predictive
   lead scoring does, with Laplace smoothing.
 - logistic: one-hot logistic regression (median-imputed, standardised numbers).

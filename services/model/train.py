@@ -100,8 +100,9 @@ def _booster(rows: np.ndarray, labels: np.ndarray, spec: FeatureSpec, seed: int)
 
 
 def _calibration(rows: np.ndarray, labels: np.ndarray, spec: FeatureSpec, seed: int) -> Calibration:
-    """Centred isotonic regression on out-of-fold raw probabilities: every training row is predicted by
-    a model that did not see it, so the map corrects the booster's real over-confidence."""
+    """Centred isotonic regression on out-of-fold raw probabilities: every training row is
+    predicted by a model that did not see it, so the map corrects the booster's real
+    over-confidence."""
     raw = np.zeros(len(labels))
     folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
     for fit_rows, held in folds.split(rows, labels):
@@ -116,7 +117,9 @@ def centred_isotonic(raw: np.ndarray, labels: np.ndarray) -> Calibration:
     so the booster's order inside a step is thrown away (5-fold CV AUC 0.8806 calibrated against
     0.8810 raw on X Education). A line through each block's (mean raw, rate) point keeps the
     order and the blocks' rates; beyond the outer centres the end slopes carry on to 0 and 1,
-    clipped, so only the very extremes tie."""
+    clipped, so only the very extremes tie. On a history without signal (Maven CRM) it keeps
+    the booster's noise order where the staircase flattened it towards the base rate: CV ECE
+    0.007 -> 0.014 and AUC 0.488 -> 0.475 (the raw booster's; chance either way)."""
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, labels)
     fitted = iso.predict(raw)
     levels = np.unique(fitted)
