@@ -34,7 +34,9 @@ from services.model.scoring import Calibration, Model
 # Ruled in (issue 5): centred isotonic calibration, 0.8806 -> 0.8810 (the raw booster's
 # ranking kept; ECE 0.021 -> 0.022); learning_rate 0.08 (was 0.05) at 300 rounds, 0.8810 ->
 # 0.8818, no fold worse. More fitting plateaus there: 0.05 x 500 rounds 0.8820, 0.065 x 400
-# 0.8822, 0.1 x 300 0.8821, 0.02 x 1,200 0.8821 (more rounds cost scoring time for nothing).
+# 0.8822, 0.1 x 300 0.8821, 0.02 x 1,200 0.8821, and more leaves at 0.08: 11 0.8820, 15
+# 0.8812 (15 x 600 at 0.05 0.8818, 11 x 500 0.8822): more trees or leaves cost scoring time
+# for nothing.
 # Ruled out (from 0.8806, or 0.8818 when marked *): "Select" as a level of its own rather
 # than missing 0.8802; derived ratio time-on-site per visit 0.8802, total page views 0.8804,
 # count of fields not given 0.8810; log-transforming numbers is a no-op for trees and cost
