@@ -2,7 +2,7 @@
 
     model.txt         LightGBM's own text format (parsed, never executed)
     features.json     the feature spec (columns, Lead paths, kinds, vocabularies)
-    calibration.json  the isotonic map as two lists of numbers
+    calibration.json  the calibration map (centred isotonic) as two lists of numbers
     metrics.json      training counts, held-out figures, the score distribution for drift
     mapping.yaml      the mapping it was trained with (train --from-store reuses it)
     manifest.json     version, training data sha256, each file's sha256, library versions

@@ -57,7 +57,7 @@ def run(history: History, mapping: Mapping, config: LeadflowConfig, model: Model
     train_rows, test_rows = matrix(train_leads, model.spec), matrix(test, model.spec)
     train_labels = history.labels[parts.train]
     baselines = {
-        "points": np.array([points(lead, e) for lead, e in zip(test, decided, strict=True)], dtype=float),
+        "points": np.array([points(lead, config.icp) for lead in test], dtype=float),
         "naive_bayes": NaiveBayes(model.spec).fit(train_rows, train_labels).predict(test_rows),
         "logistic": logistic(model.spec, train_rows, train_labels).predict_proba(test_rows)[:, 1],
     }

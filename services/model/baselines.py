@@ -1,7 +1,12 @@
 """What the model must beat, computed in the same backtest run on the same split and columns.
 
 - points: fixed points as RevOps teams set them (industry fit 20, title 15, pricing page visit
-  10, 5 per email open; qualified at 50), read from the rules' own judgment of each lead.
+  10, 5 per email open; qualified at 50), with the ICP's own words (those
+  tests/bench/bench_evaluate.py's naive scorer uses): an industry any vertical lists, a title
+  holding a persona's keyword, both as whole words as the rules match them. Not the rules'
+  verdict: that wants employees and country too, so a history without them scored every lead
+  0 (AUC exactly 0.5 whatever its industries). History carries no activities, so the pricing
+  and open points only ever count on live leads.
 - naive_bayes: per-field frequency tables (numbers in quantile bins), as Odoo's predictive
   lead scoring does, with Laplace smoothing.
 - logistic: one-hot logistic regression (median-imputed, standardised numbers).
@@ -18,16 +23,19 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from schemas.decision import Evaluation, Fit
+from schemas.config import IcpConfig
 from schemas.lead import Lead
+from services.core.fit import has_any, norm
 from services.model.features import FeatureSpec
 
 POINTS_QUALIFIED = 50
 
 
-def points(lead: Lead, evaluation: Evaluation) -> int:
-    score = 20 if evaluation.icp.status is Fit.YES else 0
-    score += 15 if evaluation.persona.status is Fit.YES else 0
+def points(lead: Lead, icp: IcpConfig) -> int:
+    industries = tuple(i for v in icp.verticals for i in v.industries)
+    keywords = tuple(k for p in icp.personas for k in p.title_keywords)
+    score = 20 if has_any(norm(lead.company.industry), industries) else 0
+    score += 15 if has_any(norm(lead.person.title), keywords) else 0
     for activity in lead.activities:
         kind = activity.type.lower()
         if kind == "page_view" and "pricing" in (activity.url or "").lower():

@@ -21,8 +21,9 @@ MIN_CONTRIBUTION = 0.05  # log-odds; smaller pushes are noise, not a reason
 
 @dataclass(frozen=True)
 class Calibration:
-    """Isotonic map from the booster's raw probability to an observed conversion rate,
-    as two lists of plain numbers (fitted on out-of-fold predictions)."""
+    """Monotone map from the booster's raw probability to an observed conversion rate, as two
+    lists of plain numbers interpolated linearly (centred isotonic regression fitted on
+    out-of-fold predictions; models saved with a plain isotonic staircase apply the same way)."""
 
     x: tuple[float, ...]
     y: tuple[float, ...]

@@ -32,7 +32,9 @@ def test_backtest_json_has_the_issue_shape_and_beats_points(
     assert (s["rows"], s["test_rows"]) == (1500, 300)
     assert list(s["model"]) == ["auc", "pr_auc", "brier", "ece"]
     assert list(s["baselines"]) == ["points", "naive_bayes", "logistic"]
-    assert s["model"]["auc"] > s["baselines"]["points"]["auc"] == 0.5
+    # The sheet gives Logistics and Retail (both ICP industries) 20 points; only Logistics
+    # converts more, so on 300 held-out leads it ranks near chance (tests/model/test_baselines.py).
+    assert s["model"]["auc"] > s["baselines"]["points"]["auc"]
     assert abs(sum(t["share_of_leads"] for t in s["tiers"]) - 1) < 1e-3
     assert abs(sum(t["share_of_conversions"] for t in s["tiers"]) - 1) < 1e-3
     page = render(result, "generated")
@@ -102,8 +104,9 @@ def test_x_education_beats_every_baseline_calibrated_with_useful_tiers(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 5 asks AUC >= 0.87 without the leaky columns; measured 0.866 on the stratified split "
-    "(5-fold CV on the training part 0.881; logistic 0.849, the dataset README's HGB 0.860): not reached",
+    reason="issue 5 asks AUC >= 0.87 without the leaky columns; measured 0.867 on the stratified split "
+    "(5-fold CV on the training part 0.882, a plateau: see services/model/train.py; logistic 0.849, "
+    "the dataset README's HGB 0.860): not reached",
 )
 def test_x_education_auc_reaches_the_target(x_education: dict[str, object]) -> None:
     assert x_education["model"]["auc"] >= 0.87
