@@ -3,6 +3,7 @@ with every reason as data and as a sentence, and the next step when it cannot de
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any, Literal
 
@@ -42,12 +43,13 @@ def grade(icp: FitResult, persona: FitResult) -> Grade | None:
     return None
 
 
-def _fit_reason(kind: str, result: FitResult, weight: float = 0.0) -> dict[str, Any]:
-    direction = (
-        "positive" if result.status is Fit.YES else "negative" if result.status is Fit.NO else "neutral"
-    )
+@functools.lru_cache(maxsize=65_536)
+def _fit_reason(kind: str, status: Fit, reason: str, weight: float = 0.0) -> Reason:
+    """The ICP or persona factor, one object per distinct one: persona results repeat with titles,
+    ICP results with industries and sizes, and a Reason is immutable."""
+    direction = "positive" if status is Fit.YES else "negative" if status is Fit.NO else "neutral"
     label = "Company" if kind == "icp" else "Person"
-    return {"factor": kind, "direction": direction, "weight": weight, "text": f"{label}: {result.reason}"}
+    return Reason(factor=kind, direction=direction, weight=weight, text=f"{label}: {reason}")
 
 
 def _status(tier: str, icp: FitResult, fit: Grade | None, icp_config: IcpConfig) -> Status:
@@ -81,11 +83,11 @@ def evaluate(lead: Lead, enrichment: Enrichment | None, icp_config: IcpConfig, n
     engagement_points = (100 - classification.fit_weight) * engaged / 100
     score = min(10, round(fit_points + engagement_points)) if dq else round(fit_points + engagement_points)
 
-    # Factors are plain dicts, validated once with the Evaluation: one call into pydantic's
+    # Other factors are plain dicts, validated once with the Evaluation: one call into pydantic's
     # core instead of one per factor (a fifth of an evaluation's time).
     factors: list[dict[str, Any] | Reason] = [
-        _fit_reason("icp", icp, round(fit_points, 1)),
-        _fit_reason("persona", persona),
+        _fit_reason("icp", icp.status, icp.reason, round(fit_points, 1)),
+        _fit_reason("persona", persona.status, persona.reason),
         {
             "factor": "engagement",
             "direction": "positive" if engaged else "neutral",
