@@ -131,6 +131,16 @@ scores = Table(
 )
 
 
+def padded(rows: Sequence[Any]) -> list[Any]:
+    """``rows`` up to the next power of two by repeating the last (an INSERT ... ON CONFLICT DO
+    NOTHING skips the repeats; an IN list ignores them). A multi-row statement's text depends on
+    its row count: a few shapes are compiled and prepared once per connection, not once per count."""
+    if not rows:
+        return []
+    size = 1 << (len(rows) - 1).bit_length()
+    return [*rows, *[rows[-1]] * (size - len(rows))]
+
+
 def like_escaped(value: str) -> str:
     """``value`` for a LIKE pattern with ``escape="\\"``: its % and _ match only themselves."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -549,11 +559,13 @@ class SqlStore(FollowUps):
             for c in claims
         ]  # fmt: skip
         async with self._autocommit.connect() as conn:
+            # Rows as parameters (SQLAlchemy's "insertmanyvalues": one multi-row INSERT), not
+            # in .values(): a statement with its rows in it is compiled afresh every time.
             inserted = await conn.execute(
                 self._insert(inbound)
-                .values(rows)
                 .on_conflict_do_nothing(index_elements=["source", "event_id"])
-                .returning(inbound.c.source, inbound.c.event_id)
+                .returning(inbound.c.source, inbound.c.event_id),
+                padded(rows),
             )
             new = {(r.source, r.event_id) for r in inserted.all()}
         results = []
@@ -597,7 +609,7 @@ class SqlStore(FollowUps):
         async with self._autocommit.connect() as conn:
             await conn.execute(
                 update(inbound)
-                .where(tuple_(inbound.c.source, inbound.c.event_id).in_(list(keys)))
+                .where(tuple_(inbound.c.source, inbound.c.event_id).in_(padded(keys)))
                 .values(state="published")
             )
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from connectors.store.engine import make_engine
-from connectors.store.sql import Claim, InboundClaim, LeadFilter, SqlStore, Written
+from connectors.store.sql import Claim, InboundClaim, LeadFilter, SqlStore, Written, padded
 from schemas.decision import Status
 from tests.connectors.store.examples import T0, routed
 
@@ -191,3 +191,9 @@ async def test_claims_many_at_once_answer_each_in_order(store: SqlStore) -> None
     await store.confirm_inbound_many([])
     again = [InboundClaim("web", "a", T0, "d"), InboundClaim("web", "b", T0, "d")]
     assert await store.claim_inbound_many(again, stale) == [Claim.DUPLICATE, Claim.DUPLICATE]
+
+
+def test_a_batch_is_padded_to_a_power_of_two_with_its_last_row() -> None:
+    assert [padded(list(range(n))) for n in (0, 1, 2, 3, 5)] == [
+        [], [0], [0, 1], [0, 1, 2, 2], [0, 1, 2, 3, 4, 4, 4, 4],
+    ]  # fmt: skip
