@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
+from connectors.bus.memory import MemoryBus
+from connectors.errors import StoreUnavailable
+from connectors.store.engine import make_engine
+from connectors.store.sql import SqlStore
+from schemas.events import TOPIC_RECEIVED
+from schemas.lead import Lead
 from services.intake.coalesce import Coalescer
+from services.intake.publish import Outcome, Publisher, lead_inbound
 
 
 class Recorder:
@@ -72,3 +81,25 @@ async def test_a_cancelled_submitter_does_not_stop_the_others() -> None:
     assert await kept == 20
     with pytest.raises(asyncio.CancelledError):
         await gone
+
+
+async def test_through_the_publisher_a_bad_id_fails_only_its_own_delivery(postgres_url: str) -> None:
+    """PostgreSQL refuses a sender event id longer than its column: that delivery fails (its
+    request gets a 503), the ones claimed in the same statement are published all the same."""
+    now = datetime.now(UTC)
+    lead = Lead.model_validate({"source": "bench", "person": {"email": "ana@acme.example"}})
+    items = [lead_inbound("bench", i, lead, now) for i in ("a", "b", "c", "d")]
+    items[1] = replace(items[1], source_event_id="x" * 300)  # past the claim's column
+    store = SqlStore(make_engine(postgres_url))
+    await store.start()
+    bus = MemoryBus()
+    publisher = Publisher(bus, store)
+    try:
+        results = await asyncio.gather(*(publisher.publish(i, now) for i in items), return_exceptions=True)
+        again = await publisher.publish(items[0], now)
+    finally:
+        await store.close()
+    assert isinstance(results[1], StoreUnavailable)
+    assert [results[i] for i in (0, 2, 3)] == [Outcome.PUBLISHED] * 3
+    assert len(bus.values(TOPIC_RECEIVED)) == 3
+    assert again is Outcome.DUPLICATE
