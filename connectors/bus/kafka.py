@@ -102,15 +102,11 @@ class KafkaBus:
     async def publish(self, topic: str, key: str | None, value: bytes, headers: Headers = ()) -> None:
         producer = self._started()
         try:
-            await asyncio.wait_for(
-                producer.send_and_wait(
-                    topic,
-                    value,
-                    key=key.encode() if key is not None else None,
-                    headers=list(headers),
-                ),
-                self._settings.publish_timeout,
-            )
+            # asyncio.timeout, not wait_for: no extra task per message on the intake's hot path.
+            async with asyncio.timeout(self._settings.publish_timeout):
+                await producer.send_and_wait(
+                    topic, value, key=key.encode() if key is not None else None, headers=list(headers)
+                )
         except (KafkaError, TimeoutError) as exc:
             raise BusUnavailable(f"publish to {topic}: {exc!r}") from exc
 

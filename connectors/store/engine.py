@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
-from sqlalchemy import event
+from sqlalchemy import URL, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -63,8 +63,10 @@ def _without_nul(parameters: Any) -> Any:
     return parameters
 
 
-def make_engine(url: str, pool: PoolSettings | None = None) -> AsyncEngine:
-    if not url.startswith("sqlite"):
+def make_engine(url: str | URL, pool: PoolSettings | None = None, *, autocommit: bool = False) -> AsyncEngine:
+    """``autocommit``: every statement commits itself (PostgreSQL only; for SQLite see
+    ``autocommit_engine``), for callers that run single statements outside any transaction."""
+    if make_url(url).get_backend_name() != "sqlite":
         pool = pool or PoolSettings()
         engine = create_async_engine(
             url,
@@ -72,6 +74,7 @@ def make_engine(url: str, pool: PoolSettings | None = None) -> AsyncEngine:
             pool_size=pool.size,
             max_overflow=pool.max_overflow,
             pool_timeout=pool.timeout,
+            **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
         )
 
         @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
@@ -94,6 +97,21 @@ def make_engine(url: str, pool: PoolSettings | None = None) -> AsyncEngine:
         cursor.close()
 
     return engine
+
+
+# Enough for the intake's coalesced claims and confirmations: one statement of each in flight.
+AUTOCOMMIT_POOL = PoolSettings(size=2, max_overflow=8)
+
+
+def autocommit_engine(engine: AsyncEngine) -> AsyncEngine:
+    """For single statements that need no transaction around them (an INSERT or UPDATE that
+    commits itself). On PostgreSQL a small pool of its own whose connections are born in
+    autocommit: on ``engine``'s pool, where each checkout's pre-ping runs in a transaction, a
+    statement costs a BEGIN, the ping and a ROLLBACK on top. On SQLite (no pre-ping; the database
+    may be in memory) the same pool, switched to autocommit per connection."""
+    if engine.dialect.name != "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return make_engine(engine.url, AUTOCOMMIT_POOL, autocommit=True)
 
 
 def upsert(engine: AsyncEngine) -> Any:

@@ -26,11 +26,12 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from connectors.store.engine import translated, upsert
+from connectors.store.engine import autocommit_engine, translated, upsert
 from connectors.store.migrate import prepare
 from connectors.store.routing import (
     FollowUps,
@@ -130,6 +131,16 @@ scores = Table(
 )
 
 
+def padded(rows: Sequence[Any]) -> list[Any]:
+    """``rows`` up to the next power of two by repeating the last (an INSERT ... ON CONFLICT DO
+    NOTHING skips the repeats; an IN list ignores them). A multi-row statement's text depends on
+    its row count: a few shapes are compiled and prepared once per connection, not once per count."""
+    if not rows:
+        return []
+    size = 1 << (len(rows) - 1).bit_length()
+    return [*rows, *[rows[-1]] * (size - len(rows))]
+
+
 def like_escaped(value: str) -> str:
     """``value`` for a LIKE pattern with ``escape="\\"``: its % and _ match only themselves."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -151,6 +162,16 @@ class Written:
     event_id: str
     crm: str
     record_id: str
+
+
+@dataclass(frozen=True)
+class InboundClaim:
+    """A delivery the intake is about to publish, by the sender's own event id."""
+
+    source: str
+    event_id: str
+    claimed_at: datetime
+    digest: str | None = None  # of the content: the same id with other content is refused
 
 
 class Claim(StrEnum):
@@ -226,6 +247,7 @@ def _lead_row(routed: LeadRouted) -> dict[str, Any]:
 class SqlStore(FollowUps):
     def __init__(self, engine: AsyncEngine, *, migrate: bool = True) -> None:
         self.engine = engine
+        self._autocommit = autocommit_engine(engine)  # for single statements: the claims
         self._insert = upsert(engine)
         self._migrate = migrate
 
@@ -234,6 +256,8 @@ class SqlStore(FollowUps):
         await prepare(self.engine, migrate=self._migrate)
 
     async def close(self) -> None:
+        if self._autocommit.pool is not self.engine.pool:  # PostgreSQL: a pool of its own
+            await self._autocommit.dispose()
         await self.engine.dispose()
 
     @translated
@@ -514,59 +538,78 @@ class SqlStore(FollowUps):
             rows = (await conn.execute(query)).mappings().all()
         return [{k: _as_utc(v) for k, v in row.items()} for row in rows]
 
-    @translated
     async def claim_inbound(
         self, source: str, event_id: str, now: datetime, stale: timedelta, digest: str | None = None
     ) -> Claim:
         """Claim a delivery before publishing it. A pending claim older than ``stale`` belonged
         to a process that died mid-publish: it is taken over, so the sender's retry is not lost."""
-        where = (inbound.c.source == source, inbound.c.event_id == event_id)
-        async with self.engine.connect() as conn:
-            # A read first: repeats (most of a retry storm) need no write lock.
-            seen = (await conn.execute(select(inbound.c.state, inbound.c.digest).where(*where))).first()
-        if seen is not None and seen.state == "published":
-            if digest is not None and seen.digest is not None and seen.digest != digest:
-                return Claim.CONFLICT
-            return Claim.DUPLICATE
-        async with self.engine.begin() as conn:
+        [claim] = await self.claim_inbound_many([InboundClaim(source, event_id, now, digest)], stale)
+        return claim
+
+    @translated
+    async def claim_inbound_many(self, claims: Sequence[InboundClaim], stale: timedelta) -> list[Claim]:
+        """``claim_inbound`` for several deliveries at once, in order. The new ones (nearly all:
+        repeats are mostly answered from the intake's memory) cost one INSERT between them that
+        commits itself; only an id already there is looked at again, in a transaction of its own."""
+        if not claims:
+            return []
+        rows = [
+            {"source": c.source, "event_id": c.event_id, "state": "pending", "claimed_at": c.claimed_at,
+             "digest": c.digest}
+            for c in claims
+        ]  # fmt: skip
+        async with self._autocommit.connect() as conn:
+            # Rows as parameters (SQLAlchemy's "insertmanyvalues": one multi-row INSERT), not
+            # in .values(): a statement with its rows in it is compiled afresh every time.
             inserted = await conn.execute(
                 self._insert(inbound)
-                .values(source=source, event_id=event_id, state="pending", claimed_at=now, digest=digest)
                 .on_conflict_do_nothing(index_elements=["source", "event_id"])
+                .returning(inbound.c.source, inbound.c.event_id),
+                padded(rows),
             )
-            if inserted.rowcount == 1:
-                return Claim.NEW
+            new = {(r.source, r.event_id) for r in inserted.all()}
+        results = []
+        for c in claims:
+            if (c.source, c.event_id) in new:
+                new.discard((c.source, c.event_id))  # one id twice in a batch: the first is new
+                results.append(Claim.NEW)
+            else:
+                results.append(await self._claim_existing(c, stale))
+        return results
+
+    async def _claim_existing(self, claim: InboundClaim, stale: timedelta) -> Claim:
+        where = (inbound.c.source == claim.source, inbound.c.event_id == claim.event_id)
+        async with self.engine.begin() as conn:
             row = (
                 await conn.execute(
-                    select(inbound.c.state, inbound.c.claimed_at, inbound.c.digest).where(
-                        inbound.c.source == source, inbound.c.event_id == event_id
-                    )
+                    select(inbound.c.state, inbound.c.claimed_at, inbound.c.digest).where(*where)
                 )
             ).first()
             if row is None:  # released between our insert and select: try again later
                 return Claim.IN_PROGRESS
-            if digest is not None and row.digest is not None and row.digest != digest:
+            if claim.digest is not None and row.digest is not None and row.digest != claim.digest:
                 return Claim.CONFLICT
             if row.state == "published":
                 return Claim.DUPLICATE
             taken = await conn.execute(
                 update(inbound)
-                .where(
-                    inbound.c.source == source,
-                    inbound.c.event_id == event_id,
-                    inbound.c.state == "pending",
-                    inbound.c.claimed_at < now - stale,
-                )
-                .values(claimed_at=now, digest=digest)
+                .where(*where, inbound.c.state == "pending", inbound.c.claimed_at < claim.claimed_at - stale)
+                .values(claimed_at=claim.claimed_at, digest=claim.digest)
             )
             return Claim.NEW if taken.rowcount == 1 else Claim.IN_PROGRESS
 
-    @translated
     async def confirm_inbound(self, source: str, event_id: str) -> None:
-        async with self.engine.begin() as conn:
+        await self.confirm_inbound_many([(source, event_id)])
+
+    @translated
+    async def confirm_inbound_many(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Mark these (source, event id) claims published: one statement that commits itself."""
+        if not keys:
+            return
+        async with self._autocommit.connect() as conn:
             await conn.execute(
                 update(inbound)
-                .where(inbound.c.source == source, inbound.c.event_id == event_id)
+                .where(tuple_(inbound.c.source, inbound.c.event_id).in_(padded(keys)))
                 .values(state="published")
             )
 

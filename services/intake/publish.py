@@ -1,7 +1,8 @@
 """Publish each delivery at most once per sender event id, and answer only once it is durable.
 
 Dedupe has two layers: concurrent repeats inside this process wait for the first one's outcome;
-across replicas a claim row in the store decides (see SqlStore.claim_inbound).
+across replicas a claim row in the store decides (see SqlStore.claim_inbound_many). Claims and
+confirmations of concurrent requests share one store statement each (services/intake/coalesce.py).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -16,10 +18,11 @@ from enum import StrEnum
 from cachetools import TTLCache
 
 from connectors.bus import Bus
-from connectors.store.sql import Claim, SqlStore
+from connectors.store.sql import Claim, InboundClaim, SqlStore
 from schemas.events import TOPIC_FEEDBACK, TOPIC_RECEIVED, LeadFeedback, LeadReceived
 from schemas.lead import Lead, lead_id_for
 from services.errors import Busy, Replayed
+from services.intake.coalesce import Coalescer
 from services.logs import get_logger
 
 log = get_logger(component="intake")
@@ -70,6 +73,15 @@ class Publisher:
         # Events this process published lately, with their digest: a sender's retry storm is
         # answered from memory instead of a store transaction each. The store stays the truth.
         self._recent: TTLCache[tuple[str, str], str] = TTLCache(maxsize=100_000, ttl=3600)
+        self._claims: Coalescer[InboundClaim, Claim] = Coalescer(self._claim_many)
+        self._confirms: Coalescer[tuple[str, str], None] = Coalescer(self._confirm_many)
+
+    async def _claim_many(self, claims: Sequence[InboundClaim]) -> list[Claim]:
+        return await self._store.claim_inbound_many(claims, STALE_CLAIM)
+
+    async def _confirm_many(self, keys: Sequence[tuple[str, str]]) -> list[None]:
+        await self._store.confirm_inbound_many(keys)
+        return [None] * len(keys)
 
     async def publish(self, item: Inbound, now: datetime) -> Outcome:
         """Raises BusUnavailable or Busy (503: another replica holds the event), or Replayed (409)."""
@@ -105,7 +117,7 @@ class Publisher:
 
     async def _claim_and_send(self, item: Inbound, now: datetime, content: str) -> Outcome:
         assert item.source_event_id is not None
-        claim = await self._store.claim_inbound(item.source, item.source_event_id, now, STALE_CLAIM, content)
+        claim = await self._claims.submit(InboundClaim(item.source, item.source_event_id, now, content))
         if claim is Claim.CONFLICT:
             raise Replayed(f"event id '{item.source_event_id}' was already used for different content")
         if claim is Claim.DUPLICATE:
@@ -122,7 +134,7 @@ class Publisher:
         except BaseException:
             await self._store.release_inbound(item.source, item.source_event_id)
             raise
-        await self._store.confirm_inbound(item.source, item.source_event_id)
+        await self._confirms.submit((item.source, item.source_event_id))
         self._recent[(item.source, item.source_event_id)] = content
         return Outcome.PUBLISHED
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from connectors.store.engine import make_engine
-from connectors.store.sql import Claim, LeadFilter, SqlStore, Written
+from connectors.store.sql import Claim, InboundClaim, LeadFilter, SqlStore, Written, padded
 from schemas.decision import Status
 from tests.connectors.store.examples import T0, routed
 
@@ -168,3 +168,32 @@ async def test_racing_claims_of_one_delivery_across_replicas_give_one_new(databa
             await replica.close()
     assert sorted(claims).count(Claim.NEW) == 1
     assert set(claims) == {Claim.NEW, Claim.IN_PROGRESS}
+
+
+async def test_claims_many_at_once_answer_each_in_order(store: SqlStore) -> None:
+    stale = timedelta(minutes=1)
+    assert await store.claim_inbound("web", "old", T0, stale, "d") == Claim.NEW
+    await store.confirm_inbound("web", "old")
+    assert await store.claim_inbound("web", "busy", T0, stale, "d") == Claim.NEW
+    claims = [
+        InboundClaim("web", "a", T0, "d"),
+        InboundClaim("web", "old", T0, "d"),
+        InboundClaim("web", "old", T0, "other"),
+        InboundClaim("web", "busy", T0, "d"),
+        InboundClaim("web", "b", T0, "d"),
+        InboundClaim("web", "b", T0, "d"),  # one id twice in one batch: only the first is new
+    ]
+    assert await store.claim_inbound_many(claims, stale) == [
+        Claim.NEW, Claim.DUPLICATE, Claim.CONFLICT, Claim.IN_PROGRESS, Claim.NEW, Claim.IN_PROGRESS,
+    ]  # fmt: skip
+    assert await store.claim_inbound_many([], stale) == []
+    await store.confirm_inbound_many([("web", "a"), ("web", "b")])
+    await store.confirm_inbound_many([])
+    again = [InboundClaim("web", "a", T0, "d"), InboundClaim("web", "b", T0, "d")]
+    assert await store.claim_inbound_many(again, stale) == [Claim.DUPLICATE, Claim.DUPLICATE]
+
+
+def test_a_batch_is_padded_to_a_power_of_two_with_its_last_row() -> None:
+    assert [padded(list(range(n))) for n in (0, 1, 2, 3, 5)] == [
+        [], [0], [0, 1], [0, 1, 2, 2], [0, 1, 2, 3, 4, 4, 4, 4],
+    ]  # fmt: skip
