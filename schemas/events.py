@@ -11,6 +11,7 @@ from schemas.enrichment import Enrichment
 from schemas.lead import Lead, UtcDatetime
 
 SCHEMA_VERSION = 1
+MAX_EVENT_ID = 200  # characters: a source's name, ":", and the sender's own delivery id
 
 TOPIC_RECEIVED = "leads.received"
 TOPIC_ROUTED = "leads.routed"
@@ -23,7 +24,7 @@ class Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: int = SCHEMA_VERSION
-    event_id: str = Field(min_length=1, max_length=200)
+    event_id: str = Field(min_length=1, max_length=MAX_EVENT_ID)
     lead_id: str = Field(min_length=1, max_length=100)
 
 

@@ -19,9 +19,9 @@ from cachetools import TTLCache
 
 from connectors.bus import Bus
 from connectors.store.sql import Claim, InboundClaim, SqlStore
-from schemas.events import TOPIC_FEEDBACK, TOPIC_RECEIVED, LeadFeedback, LeadReceived
+from schemas.events import MAX_EVENT_ID, TOPIC_FEEDBACK, TOPIC_RECEIVED, LeadFeedback, LeadReceived
 from schemas.lead import Lead, lead_id_for
-from services.errors import Busy, Replayed
+from services.errors import Busy, Malformed, Replayed
 from services.intake.coalesce import Coalescer
 from services.logs import get_logger
 
@@ -55,6 +55,10 @@ def digest(item: Inbound) -> str:
 
 def lead_inbound(source: str, source_event_id: str | None, lead: Lead, now: datetime) -> Inbound:
     event_id = f"{source}:{source_event_id}" if source_event_id else str(uuid.uuid4())
+    if len(event_id) > MAX_EVENT_ID:
+        # A sender's own delivery id (webhook-id, an event id) is free text: refused, not a 500.
+        most = MAX_EVENT_ID - len(source) - 1
+        raise Malformed(f"the delivery id is {len(source_event_id or '')} characters long; at most {most}")
     lead_id = lead_id_for(lead.identity or f"event:{event_id}")
     event = LeadReceived(
         event_id=event_id, lead_id=lead_id, received_at=now, source_event_id=source_event_id, lead=lead

@@ -107,6 +107,13 @@ async def test_wrong_signature_is_401(hooks: Hooks) -> None:
     assert hooks.published() == 0
 
 
+async def test_a_webhook_id_too_long_to_key_an_event_is_400(hooks: Hooks) -> None:
+    body = json.dumps(LEAD).encode()
+    response = await hooks.client.post(URL, content=body, headers=_headers(body, msg_id="m" * 300))
+    assert "delivery id is 300 characters" in assert_json_error(response, 400, "malformed")["detail"]
+    assert hooks.published() == 0
+
+
 async def test_stale_timestamp_is_401(hooks: Hooks) -> None:
     body = json.dumps(LEAD).encode()
     response = await hooks.client.post(
