@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -222,20 +222,23 @@ async def test_an_older_event_redelivered_never_overwrites_a_newer_write(pipelin
     assert record is not None and record["last_event_id"] == "ev-newer" and record["writes"] == 2
 
 
-async def test_a_store_outage_is_retried_not_dead_lettered(pipeline: Pipeline) -> None:
+@pytest.mark.parametrize("batched", [False, True], ids=["per-message", "batch"])
+async def test_a_store_outage_is_retried_not_dead_lettered(pipeline: Pipeline, batched: bool) -> None:
     await pipeline.publish(received(1))
-    real = pipeline.store.decision_for_event
+    real = pipeline.store.decisions_for_events
     calls = {"n": 0}
 
     @translated
-    async def flaky(event_id: str) -> LeadRouted | None:
+    async def flaky(event_ids: Sequence[str]) -> dict[str, LeadRouted]:
         calls["n"] += 1
         if calls["n"] == 1:
             raise OperationalError("SELECT ... 'buyer1@freight.example'", {}, Exception("database is locked"))
-        return await real(event_id)
+        return await real(event_ids)
 
-    pipeline.store.decision_for_event = flaky  # type: ignore[method-assign]
-    loop = ConsumerLoop(pipeline.bus, [TOPIC_RECEIVED], "q", pipeline.qualifier.handle)
+    pipeline.store.decisions_for_events = flaky  # type: ignore[method-assign]
+    qualifier = pipeline.qualifier
+    loop = ConsumerLoop(pipeline.bus, [TOPIC_RECEIVED], "q", qualifier.handle,
+                        batch_handler=qualifier.handle_batch if batched else None)  # fmt: skip
     await asyncio.wait_for(run_loop(loop, lambda: ("q", TOPIC_RECEIVED) in pipeline.bus.committed), 30)
     assert calls["n"] == 2
     assert pipeline.bus.values(TOPIC_DLQ) == [] and len(pipeline.routed()) == 1
