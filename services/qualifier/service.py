@@ -125,7 +125,7 @@ class Qualifier:
                 new.setdefault(received.event_id, (message, received))  # one decision per event
         judged = await self._judge(config, list(new.values()), dead_letter, attempts)
         if judged:
-            decided = await self._route_and_record(config, judged)
+            decided = await self._route_and_record(config, judged, dead_letter)
             for routed in decided:
                 metrics.decided(routed.evaluation.status.value, routed.evaluation.tier)
             # If another worker decided one of them meanwhile, its decision stands, not ours.
@@ -138,7 +138,7 @@ class Qualifier:
         config = self._config()
         message = Message(TOPIC_RECEIVED, 0, -1, received.lead.identity, b"")  # no bus message behind it
         [judged] = await self._judge(config, [(message, received)], _raise, attempts=1)
-        [routed] = await self._route_and_record(config, [judged])
+        [routed] = await self._route_and_record(config, [judged], _raise)
         return routed
 
     def _decode(self, message: Message) -> LeadReceived:
@@ -169,18 +169,27 @@ class Qualifier:
         for (((message, received), enrichment), (evaluation, version)), suggestion in zip(
             evaluations, suggestions, strict=True
         ):
+            if isinstance(suggestion, BaseException):
+                await self._failed(message, suggestion, dead_letter)
+                continue
             owner = enrichment.account.owner if enrichment and enrichment.account else None
             judged.append(
                 Judged(message, received, enrichment, evaluation, version, owner, suggestion, roster)
             )
         return judged
 
-    async def _suggest(self, one: tuple[Item, Enrichment | None], evaluation: Evaluation) -> Suggestion:
-        """The LLM's angle when it is on (never raises: the template's own otherwise)."""
+    async def _suggest(
+        self, one: tuple[Item, Enrichment | None], evaluation: Evaluation
+    ) -> Suggestion | BaseException:
+        """The LLM's angle when it is on (the template's own otherwise), or the error to
+        dead-letter the lead with."""
         (_, received), enrichment = one
         if self._briefer is None:
             return Suggestion()
-        return await self._briefer.suggest(received.lead, enrichment, evaluation)
+        try:
+            return await self._briefer.suggest(received.lead, enrichment, evaluation)
+        except Exception as exc:  # a crash for one lead must not stall the rest
+            return exc
 
     async def _enrich(self, item: Item, attempts: int) -> Enrichment | BaseException | None:
         """The lead's enrichment, or the error to dead-letter it with (retried while retriable)."""
@@ -240,42 +249,62 @@ class Qualifier:
             self._log.error("handler_failed", offset=message.offset, exc_info=exc)
         await dead_letter(message, exc)
 
-    async def _route_and_record(self, config: LeadflowConfig, judged: list[Judged]) -> list[LeadRouted]:
+    async def _route_and_record(
+        self, config: LeadflowConfig, judged: list[Judged], dead_letter: DeadLetter
+    ) -> list[LeadRouted]:
         """Route the batch from one rotation read and record it in one transaction; when another
-        replica moved a pool first, read again and route what is left anew."""
+        replica moved a pool first, read again and route what is left anew. The decisions that
+        stand, in order; a lead whose routing raised is dead-lettered and left out."""
+        failed: dict[str, BaseException] = {}
+        decided: dict[str, LeadRouted] = {}
         spans = [(j.message.headers, {"lead_id": j.received.lead_id}) for j in judged]
         with tracing.stages("route", spans) as opened:
             async with self._routing:
-                pending, decided = judged, dict[str, LeadRouted]()
+                pending = judged
                 for attempt in range(ROTATION_ATTEMPTS):
                     if attempt:
                         # Some of them may have been decided by another worker meanwhile.
                         decided |= await self._store.decisions_for_events([j.event_id for j in pending])
-                        pending = [j for j in pending if j.event_id not in decided]
-                    stands = await self._attempt(config, pending) if pending else []
+                    pending = [j for j in pending if j.event_id not in decided and j.event_id not in failed]
+                    stands = await self._attempt(config, pending, failed) if pending else []
                     if stands is not None:
                         decided |= {routed.event_id: routed for routed in stands}
-                        out = [decided[j.event_id] for j in judged]
-                        for span, routed in zip(opened, out, strict=True):
-                            span.set_attribute("rule_id", routed.routing.rule_id)
-                        return out
+                        break
                     await asyncio.sleep(random.uniform(0, 0.005 * min(attempt + 1, 10)))
-        raise RetriableConnectorError(f"rotation contended {ROTATION_ATTEMPTS} times; retrying the batch")
+                else:
+                    raise RetriableConnectorError(
+                        f"rotation contended {ROTATION_ATTEMPTS} times; retrying the batch"
+                    )
+            for span, j in zip(opened, judged, strict=True):
+                if j.event_id in decided:
+                    span.set_attribute("rule_id", decided[j.event_id].routing.rule_id)
+        for j in judged:
+            if j.event_id in failed:
+                await self._failed(j.message, failed[j.event_id], dead_letter)
+        return [decided[j.event_id] for j in judged if j.event_id in decided]
 
-    async def _attempt(self, config: LeadflowConfig, judged: list[Judged]) -> list[LeadRouted] | None:
+    async def _attempt(
+        self, config: LeadflowConfig, judged: list[Judged], failed: dict[str, BaseException]
+    ) -> list[LeadRouted] | None:
         """Route each lead from the store's rotation state as the leads before it left it, and
-        record them all; None when another decision moved a pool first."""
+        record them all; None when another decision moved a pool first. A lead whose routing
+        raises goes into ``failed`` instead."""
         now = self._clock()
         read = await self._store.rotation_state(now)
         turns, assigned = dict(read.turns), dict(read.assigned)
         state = RotationState(turns, assigned)  # moved by each take, for the leads after it
         recordings = []
         for j in judged:
-            event, take = self._routed(config, j, now, state)
+            try:
+                event, take = self._routed(config, j, now, state)
+                notes = outgoing(event, config.routing)
+            except Exception as exc:  # a bug in one lead's routing must not stall the rest
+                failed[j.event_id] = exc
+                continue
             if take is not None:
                 turns[take.pool] = take.turn
                 assigned[(take.member, take.day)] = assigned.get((take.member, take.day), 0) + 1
-            recordings.append(Recording(event, take, outgoing(event, config.routing)))
+            recordings.append(Recording(event, take, notes))
         return await self._store.record_routed_many(recordings)
 
     def _routed(
