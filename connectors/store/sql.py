@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -352,7 +353,8 @@ class SqlStore(FollowUps):
         )
         rows = [
             {"event_id": r.event_id, "lead_id": r.lead_id, "decided_at": r.decided_at,
-             "payload": r.model_dump(mode="json")}
+             # Pydantic's JSON, parsed: the same value as model_dump(mode="json"), several times faster.
+             "payload": json.loads(r.model_dump_json())}
             for r in routed
         ]  # fmt: skip
         return set((await conn.execute(stmt, rows)).scalars().all())

@@ -64,6 +64,13 @@ class ContactDirectory(Protocol):
 
 
 @runtime_checkable
+class ContactBatch(Protocol):
+    """A directory that looks many leads up at once (one query, not one per lead)."""
+
+    async def contacts(self, lead_ids: Sequence[str]) -> Mapping[str, ContactMatch]: ...
+
+
+@runtime_checkable
 class RosterSource(Protocol):
     """What the CRM says about owners (active, out of office); overrides routing.yaml's roster."""
 
@@ -153,7 +160,11 @@ class Qualifier:
         """Enrich each lead (concurrently) and decide them all: what every routing attempt reuses."""
         if not items:
             return []
-        enriched = await asyncio.gather(*(self._enrich(item, attempts) for item in items))
+        # A directory that can look the batch up at once does; the others are asked per lead.
+        known = None
+        if isinstance(self._contacts, ContactBatch):
+            known = await self._contacts.contacts([received.lead_id for _, received in items])
+        enriched = await asyncio.gather(*(self._enrich(item, attempts, known) for item in items))
         ready: list[tuple[Item, Enrichment | None]] = []
         for item, result in zip(items, enriched, strict=True):
             if isinstance(result, BaseException):
@@ -191,13 +202,15 @@ class Qualifier:
         except Exception as exc:  # a crash for one lead must not stall the rest
             return exc
 
-    async def _enrich(self, item: Item, attempts: int) -> Enrichment | BaseException | None:
+    async def _enrich(
+        self, item: Item, attempts: int, known: Mapping[str, ContactMatch] | None
+    ) -> Enrichment | BaseException | None:
         """The lead's enrichment, or the error to dead-letter it with (retried while retriable)."""
         message, received = item
         with tracing.continued(message.headers), stage("enrich", lead_id=received.lead_id):
             for attempt in range(1, attempts + 1):
                 try:
-                    return await self._enrichment(received)
+                    return await self._enrichment(received, known)
                 except RetriableConnectorError as exc:
                     if attempt == attempts:
                         return exc
@@ -207,10 +220,15 @@ class Qualifier:
                     return exc
         raise AssertionError("unreachable")
 
-    async def _enrichment(self, received: LeadReceived) -> Enrichment | None:
+    async def _enrichment(
+        self, received: LeadReceived, known: Mapping[str, ContactMatch] | None
+    ) -> Enrichment | None:
         lead = received.lead
         enrichment = await self._enricher.enrich(lead) if self._enricher else None
-        contact = await self._contacts.contact(received.lead_id) if self._contacts else None
+        if known is not None:
+            contact = known.get(received.lead_id)
+        else:
+            contact = await self._contacts.contact(received.lead_id) if self._contacts else None
         if contact is None:
             return enrichment
         base = enrichment or Enrichment(company=company_facts(lead, None))
