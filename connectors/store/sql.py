@@ -193,29 +193,24 @@ def _as_utc(value: Any) -> Any:
     return value
 
 
-def _details(routed: LeadRouted) -> dict[str, Any]:
-    evaluation = routed.evaluation.model_dump(
-        mode="json",
-        include={
-            "icp",
-            "persona",
-            "fit",
-            "engagement",
-            "factors",
-            "disqualified",
-            "customer",
-            "missing",
-            "next_step",
-            "locked",
-            "probability",
-            "arm",
-        },
-    )
-    enrichment = routed.enrichment.model_dump(mode="json") if routed.enrichment else None
-    return {**evaluation, "enrichment": enrichment}
+# The evaluation's fields the lead view keeps beside the enrichment: what the API shows.
+DETAILS = frozenset({"icp", "persona", "fit", "engagement", "factors", "disqualified", "customer", "missing",
+                     "next_step", "locked", "probability", "arm"})  # fmt: skip
 
 
-def _lead_row(routed: LeadRouted) -> dict[str, Any]:
+def _payload(routed: LeadRouted) -> dict[str, Any]:
+    # Pydantic's JSON, parsed: the same value as model_dump(mode="json"), several times faster.
+    payload: dict[str, Any] = json.loads(routed.model_dump_json())
+    return payload
+
+
+def _details(payload: dict[str, Any]) -> dict[str, Any]:
+    """From the decision's payload: the evaluation's DETAILS and the enrichment."""
+    evaluation = {k: v for k, v in payload["evaluation"].items() if k in DETAILS}
+    return {**evaluation, "enrichment": payload.get("enrichment")}
+
+
+def _lead_row(routed: LeadRouted, payload: dict[str, Any]) -> dict[str, Any]:
     return {
         "lead_id": routed.lead_id,
         "event_id": routed.event_id,
@@ -229,7 +224,7 @@ def _lead_row(routed: LeadRouted) -> dict[str, Any]:
         "rule_id": routed.routing.rule_id,
         "reasons": list(routed.evaluation.reasons),
         "briefing": routed.briefing,
-        "details": _details(routed),
+        "details": _details(payload),
         "config_version": routed.config_version,
         "model_version": routed.model_version,
         "received_at": routed.received_at,
@@ -326,8 +321,9 @@ class SqlStore(FollowUps):
             raise ValueError("record_routed_many takes each event once")
         if not recordings:
             return []
+        payloads = {r.routed.event_id: _payload(r.routed) for r in recordings}
         async with self.engine.begin() as conn:
-            fresh = await self._insert_decisions(conn, [r.routed for r in recordings])
+            fresh = await self._insert_decisions(conn, [r.routed for r in recordings], payloads)
             earlier = [r for r in recordings if r.routed.event_id not in fresh]
             if any(r.claim_sla is not None for r in earlier):
                 await conn.rollback()
@@ -341,10 +337,12 @@ class SqlStore(FollowUps):
                 if r.claim_sla is not None and not await self._claim_breach(conn, r.claim_sla, r.routed):
                     await conn.rollback()
                     return None
-            await self._record_rows(conn, new)
+            await self._record_rows(conn, new, payloads)
         return [r.routed if r.routed.event_id in fresh else kept[r.routed.event_id] for r in recordings]
 
-    async def _insert_decisions(self, conn: AsyncConnection, routed: Sequence[LeadRouted]) -> set[str]:
+    async def _insert_decisions(
+        self, conn: AsyncConnection, routed: Sequence[LeadRouted], payloads: dict[str, dict[str, Any]]
+    ) -> set[str]:
         """Insert what is not recorded yet; the event ids this call inserted."""
         stmt = (
             self._insert(decisions)
@@ -353,8 +351,7 @@ class SqlStore(FollowUps):
         )
         rows = [
             {"event_id": r.event_id, "lead_id": r.lead_id, "decided_at": r.decided_at,
-             # Pydantic's JSON, parsed: the same value as model_dump(mode="json"), several times faster.
-             "payload": json.loads(r.model_dump_json())}
+             "payload": payloads[r.event_id]}
             for r in routed
         ]  # fmt: skip
         return set((await conn.execute(stmt, rows)).scalars().all())
@@ -409,7 +406,9 @@ class SqlStore(FollowUps):
         )
         return claimed.rowcount == 1
 
-    async def _record_rows(self, conn: AsyncConnection, new: Sequence[Recording]) -> None:
+    async def _record_rows(
+        self, conn: AsyncConnection, new: Sequence[Recording], payloads: dict[str, dict[str, Any]]
+    ) -> None:
         """What exists once per new decision (follow-ups, the model's score), and each lead's
         current state: its last event here."""
         rows = follow_up_rows([(r.routed, r.outgoing, r.review) for r in new])
@@ -424,7 +423,7 @@ class SqlStore(FollowUps):
             if values:
                 key = [c.name for c in table.primary_key]
                 await conn.execute(self._insert(table).on_conflict_do_nothing(index_elements=key), values)
-        current = {r.routed.lead_id: _lead_row(r.routed) for r in new}
+        current = {r.routed.lead_id: _lead_row(r.routed, payloads[r.routed.event_id]) for r in new}
         if current:
             stmt = self._insert(leads)
             columns = [c.name for c in leads.columns if c.name != "lead_id"]
