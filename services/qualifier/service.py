@@ -5,10 +5,9 @@ The qualifier takes a whole fetched batch (``handle_batch``; ``handle`` is a bat
   again, never made twice, so a crash between recording and publishing loses nothing;
 - each new event is enriched on its own (concurrently), then the batch is decided in one call
   of the rules and the model (services.model.policy.decide, the backtest's code path too);
-- the batch is routed in memory from one read of the rotation state, each lead seeing the turns
-  and daily counts the leads before it took, and recorded in one store transaction whose takes
-  are compare-and-sets: when another replica moved a pool meanwhile, nothing is recorded and the
-  batch is routed again from the new state (exact shares across replicas);
+- the batch is routed in memory from one read of the rotation state and recorded in one store
+  transaction whose takes are compare-and-sets (services.qualifier.recording): when another
+  replica moved a pool meanwhile, it is routed again from the new state;
 - an event that fails on its own (not a LeadReceived, its enrichment or decision raising) is
   dead-lettered with its error and the rest go on; a store or bus failure raises, so the batch
   is redelivered and nothing is committed.
@@ -20,7 +19,6 @@ import asyncio
 import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
@@ -28,26 +26,23 @@ from pydantic import ValidationError
 
 from connectors.bus import Bus, Message
 from connectors.errors import FatalConnectorError, RetriableConnectorError
-from connectors.store.sql import Recording, SqlStore
+from connectors.store.sql import SqlStore
 from schemas.config import LeadflowConfig
-from schemas.decision import Evaluation, OwnerStatus, RotationState, Take
+from schemas.decision import Evaluation, OwnerStatus
 from schemas.enrichment import ContactMatch, Enrichment
 from schemas.events import TOPIC_RECEIVED, TOPIC_ROUTED, LeadReceived, LeadRouted
 from schemas.lead import Lead
 from services import metrics, tracing
 from services.briefing import Briefer, Suggestion
-from services.core.briefing import briefing
 from services.core.facts import company_facts
-from services.core.routing import route
 from services.errors import PoisonEvent
 from services.logs import get_logger
 from services.model.policy import Case, decide
 from services.model.scoring import Model
-from services.notify import outgoing
+from services.qualifier.recording import Judged, Router
 from services.tracing import stage
 
 GROUP = "leadflow-qualifier"
-ROTATION_ATTEMPTS = 200  # compare-and-set retries when replicas race for the same pool
 DeadLetter = Callable[[Message, BaseException], Awaitable[None]]
 Item = tuple[Message, LeadReceived]
 
@@ -101,9 +96,7 @@ class Qualifier:
         self._model = model or (lambda: None)
         self._briefer, self._roster = briefer, roster
         self._max_attempts = max_attempts
-        # One batch routes at a time in this process (handle runs concurrently for different
-        # keys), so only replicas race for a pool's turn: a handful of retries, not one per lead.
-        self._routing = asyncio.Lock()
+        self._router = Router(store, clock, briefer)
         self._log = get_logger(consumer=GROUP)
 
     async def handle(self, message: Message) -> None:
@@ -132,7 +125,9 @@ class Qualifier:
                 new.setdefault(received.event_id, (message, received))  # one decision per event
         judged = await self._judge(config, list(new.values()), dead_letter, attempts)
         if judged:
-            decided = await self._route_and_record(config, judged, dead_letter)
+            decided, failed = await self._router.route_and_record(config, judged)
+            for one, error in failed:
+                await self._failed(one.message, error, dead_letter)
             for routed in decided:
                 metrics.decided(routed.evaluation.status.value, routed.evaluation.tier)
             # If another worker decided one of them meanwhile, its decision stands, not ours.
@@ -145,7 +140,10 @@ class Qualifier:
         config = self._config()
         message = Message(TOPIC_RECEIVED, 0, -1, received.lead.identity, b"")  # no bus message behind it
         [judged] = await self._judge(config, [(message, received)], _raise, attempts=1)
-        [routed] = await self._route_and_record(config, [judged], _raise)
+        decided, failed = await self._router.route_and_record(config, [judged])
+        for _, error in failed:
+            raise error
+        [routed] = decided
         return routed
 
     def _decode(self, message: Message) -> LeadReceived:
@@ -267,107 +265,6 @@ class Qualifier:
             self._log.error("handler_failed", offset=message.offset, exc_info=exc)
         await dead_letter(message, exc)
 
-    async def _route_and_record(
-        self, config: LeadflowConfig, judged: list[Judged], dead_letter: DeadLetter
-    ) -> list[LeadRouted]:
-        """Route the batch from one rotation read and record it in one transaction; when another
-        replica moved a pool first, read again and route what is left anew. The decisions that
-        stand, in order; a lead whose routing raised is dead-lettered and left out."""
-        failed: dict[str, BaseException] = {}
-        decided: dict[str, LeadRouted] = {}
-        spans = [(j.message.headers, {"lead_id": j.received.lead_id}) for j in judged]
-        with tracing.stages("route", spans) as opened:
-            async with self._routing:
-                pending = judged
-                for attempt in range(ROTATION_ATTEMPTS):
-                    if attempt:
-                        # Some of them may have been decided by another worker meanwhile.
-                        decided |= await self._store.decisions_for_events([j.event_id for j in pending])
-                    pending = [j for j in pending if j.event_id not in decided and j.event_id not in failed]
-                    stands = await self._attempt(config, pending, failed) if pending else []
-                    if stands is not None:
-                        decided |= {routed.event_id: routed for routed in stands}
-                        break
-                    await asyncio.sleep(random.uniform(0, 0.005 * min(attempt + 1, 10)))
-                else:
-                    raise RetriableConnectorError(
-                        f"rotation contended {ROTATION_ATTEMPTS} times; retrying the batch"
-                    )
-            for span, j in zip(opened, judged, strict=True):
-                if j.event_id in decided:
-                    span.set_attribute("rule_id", decided[j.event_id].routing.rule_id)
-        for j in judged:
-            if j.event_id in failed:
-                await self._failed(j.message, failed[j.event_id], dead_letter)
-        return [decided[j.event_id] for j in judged if j.event_id in decided]
-
-    async def _attempt(
-        self, config: LeadflowConfig, judged: list[Judged], failed: dict[str, BaseException]
-    ) -> list[LeadRouted] | None:
-        """Route each lead from the store's rotation state as the leads before it left it, and
-        record them all; None when another decision moved a pool first. A lead whose routing
-        raises goes into ``failed`` instead."""
-        now = self._clock()
-        read = await self._store.rotation_state(now)
-        turns, assigned = dict(read.turns), dict(read.assigned)
-        state = RotationState(turns, assigned)  # moved by each take, for the leads after it
-        recordings = []
-        for j in judged:
-            try:
-                event, take = self._routed(config, j, now, state)
-                notes = outgoing(event, config.routing)
-            except Exception as exc:  # a bug in one lead's routing must not stall the rest
-                failed[j.event_id] = exc
-                continue
-            if take is not None:
-                turns[take.pool] = take.turn
-                assigned[(take.member, take.day)] = assigned.get((take.member, take.day), 0) + 1
-            recordings.append(Recording(event, take, notes))
-        return await self._store.record_routed_many(recordings)
-
-    def _routed(
-        self, config: LeadflowConfig, judged: Judged, now: datetime, state: RotationState
-    ) -> tuple[LeadRouted, Take | None]:
-        received, lead, evaluation = judged.received, judged.received.lead, judged.evaluation
-        routed = route(
-            lead,
-            evaluation,
-            config.routing,
-            now=now,
-            enrichment=judged.enrichment,
-            account_owner=judged.account_owner,
-            state=state,
-            roster=judged.roster,
-        )
-        decision = routed.decision
-        found = config.routing.member(decision.owner) if decision.owner else None
-        text = (
-            self._briefer.brief(
-                lead,
-                judged.enrichment,
-                evaluation,
-                decision,
-                judged.suggestion,
-                found[1].name if found else None,
-            )
-            if self._briefer
-            else briefing(lead, evaluation, decision)
-        )
-        event = LeadRouted(
-            event_id=received.event_id,
-            lead_id=received.lead_id,
-            received_at=received.received_at,
-            decided_at=now,
-            config_version=config.version,
-            model_version=judged.model_version,
-            lead=lead,
-            enrichment=judged.enrichment,
-            evaluation=evaluation,
-            routing=decision,
-            briefing=text,
-        )
-        return event, routed.take
-
     async def _publish(self, done: list[tuple[Message, LeadRouted]]) -> None:
         """Publish every result: one lead's (one key's) in order, different keys at once."""
         by_key: dict[str | None, list[tuple[Message, LeadRouted]]] = defaultdict(list)
@@ -397,21 +294,3 @@ class Qualifier:
                 partition=message.partition,
                 offset=message.offset,
             )
-
-
-@dataclass(frozen=True)
-class Judged:
-    """A lead as evaluated, before routing: what every routing attempt reuses."""
-
-    message: Message
-    received: LeadReceived
-    enrichment: Enrichment | None
-    evaluation: Evaluation
-    model_version: str | None
-    account_owner: str | None
-    suggestion: Suggestion
-    roster: Mapping[str, OwnerStatus]
-
-    @property
-    def event_id(self) -> str:
-        return self.received.event_id
