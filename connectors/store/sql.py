@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -199,9 +198,8 @@ DETAILS = frozenset({"icp", "persona", "fit", "engagement", "factors", "disquali
 
 
 def _payload(routed: LeadRouted) -> dict[str, Any]:
-    # Pydantic's JSON, parsed: the same value as model_dump(mode="json"), several times faster.
-    payload: dict[str, Any] = json.loads(routed.model_dump_json())
-    return payload
+    # Measured: model_dump(mode="json") ~21 us for a bench decision, json.loads(model_dump_json()) ~40 us.
+    return routed.model_dump(mode="json")
 
 
 def _details(payload: dict[str, Any]) -> dict[str, Any]:
