@@ -51,7 +51,7 @@ class ConsumerLoop:
     ) -> None:
         self._bus, self._topics, self._group, self._handler = bus, tuple(topics), group, handler
         self._max_attempts = max_attempts
-        self._batch_size = batch_size
+        self.batch_size = batch_size  # messages fetched (and handed to a batch handler) at once
         self._batch_handler = batch_handler
         self._log = get_logger(consumer=group)
         self.handled = 0
@@ -87,7 +87,7 @@ class ConsumerLoop:
 
     async def _consume(self, consumer: Consumer, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            messages = await consumer.fetch(max_records=self._batch_size, timeout=0.5)
+            messages = await consumer.fetch(max_records=self.batch_size, timeout=0.5)
             await self._measure_lag(consumer)
             if not messages:
                 continue

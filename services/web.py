@@ -85,6 +85,7 @@ def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop
                 api_key=container.settings.llm_api_key,
             ),
             roster=container.roster,
+            max_attempts=attempts,
         )
         loops.append(
             ConsumerLoop(
@@ -93,6 +94,7 @@ def workers_for(container: Container, roles: Sequence[str]) -> list[ConsumerLoop
                 QUALIFIER_GROUP,
                 qualifier.handle,
                 max_attempts=attempts,
+                batch_handler=qualifier.handle_batch,
             )
         )
         recorder = FeedbackRecorder(container.store, container.current_config)

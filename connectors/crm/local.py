@@ -193,16 +193,23 @@ class LocalCrm:
 
     async def contact(self, lead_id: str) -> ContactMatch | None:
         """The lead as this CRM knows it: owner, status, and whether a person locked them."""
-        record = await self.record(lead_id)
-        if record is None:
-            return None
-        return ContactMatch(
-            crm=self.name,
-            record_id=lead_id,
-            owner=record["owner"],
-            status=record["status"],
-            locked=record["locked"],
-        )
+        return (await self.contacts([lead_id])).get(lead_id)
+
+    async def contacts(self, lead_ids: Sequence[str]) -> dict[str, ContactMatch]:
+        """``contact`` for many leads in one query (500 ids a query): those this CRM knows."""
+        found: dict[str, ContactMatch] = {}
+        unique = list(dict.fromkeys(lead_ids))
+        columns = (records.c.lead_id, records.c.owner, records.c.status, records.c.locked)
+        async with self._engine.connect() as conn:
+            for start in range(0, len(unique), 500):
+                rows = await conn.execute(
+                    select(*columns).where(records.c.lead_id.in_(unique[start : start + 500]))
+                )
+                for lead_id, owner, status, locked in rows.all():
+                    found[lead_id] = ContactMatch(
+                        crm=self.name, record_id=lead_id, owner=owner, status=status, locked=locked
+                    )
+        return found
 
     async def record(self, lead_id: str) -> dict[str, Any] | None:
         async with self._engine.connect() as conn:

@@ -9,6 +9,7 @@ two replicas never act on the same row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.store.engine import translated
+from schemas.events import LeadRouted
 
 routing_metadata = MetaData()
 
@@ -116,6 +118,43 @@ class Outgoing:
     lead_id: str
     channel: str
     payload: dict[str, Any]
+
+
+def follow_up_rows(
+    recorded: Sequence[tuple[LeadRouted, Sequence[Outgoing], dict[str, Any] | None]],
+) -> dict[Table, list[dict[str, Any]]]:
+    """The rows new decisions add to each table above (their decision's transaction inserts
+    them, keeping any already there): the SLA deadline, the email draft, the notifications and
+    a review's feedback."""
+    rows: dict[Table, list[dict[str, Any]]] = {slas: [], drafts: [], notifications: [], feedback: []}
+    for routed, outgoing, review in recorded:
+        decision = routed.routing
+        if decision.first_touch_due is not None and decision.owner is not None:
+            rows[slas].append(
+                {"event_id": routed.event_id, "lead_id": routed.lead_id, "owner": decision.owner,
+                 "tier": routed.evaluation.tier, "team": decision.team, "due_at": decision.first_touch_due,
+                 "state": "open", "escalation_published": False}
+            )  # fmt: skip
+        if decision.draft is not None and decision.owner is not None:
+            auto = decision.draft.auto_send
+            rows[drafts].append(
+                {"event_id": routed.event_id, "lead_id": routed.lead_id, "owner": decision.owner,
+                 "subject": decision.draft.subject, "body": decision.draft.body, "auto_send": auto,
+                 "state": "pending_approval", "created_at": routed.decided_at,
+                 # The outbox part: only an auto_send draft is ever due for sending.
+                 "to_address": routed.lead.person.email if auto else None,
+                 "next_at": routed.decided_at if auto else None, "attempts": 0}
+            )  # fmt: skip
+        rows[notifications] += [
+            {"id": note.id, "lead_id": note.lead_id, "channel": note.channel, "payload": note.payload,
+             "state": "pending", "attempts": 0, "next_at": routed.decided_at}
+            for note in outgoing
+        ]  # fmt: skip
+        if review is not None:
+            rows[feedback].append(
+                {"event_id": routed.event_id, "lead_id": routed.lead_id, "at": routed.decided_at, **review}
+            )
+    return rows
 
 
 def _utc(value: Any) -> Any:

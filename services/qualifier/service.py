@@ -1,38 +1,50 @@
-"""Decode, decide (through the pure core), record, publish. Idempotent by event_id."""
+"""Decode, decide (through the pure core), record, publish. Idempotent by event_id.
+
+The qualifier takes a whole fetched batch (``handle_batch``; ``handle`` is a batch of one):
+- one store query finds the events already decided (a redelivery): their decision is published
+  again, never made twice, so a crash between recording and publishing loses nothing;
+- each new event is enriched on its own (concurrently), then the batch is decided in one call
+  of the rules and the model (services.model.policy.decide, the backtest's code path too);
+- the batch is routed in memory from one read of the rotation state and recorded in one store
+  transaction whose takes are compare-and-sets (services.qualifier.recording): when another
+  replica moved a pool meanwhile, it is routed again from the new state;
+- an event that fails on its own (not a LeadReceived, its enrichment or decision raising) is
+  dead-lettered with its error and the rest go on; a store or bus failure raises, so the batch
+  is redelivered and nothing is committed.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
 from connectors.bus import Bus, Message
-from connectors.errors import RetriableConnectorError
+from connectors.errors import FatalConnectorError, RetriableConnectorError
 from connectors.store.sql import SqlStore
 from schemas.config import LeadflowConfig
-from schemas.decision import Evaluation, OwnerStatus, Take
+from schemas.decision import Evaluation, OwnerStatus
 from schemas.enrichment import ContactMatch, Enrichment
-from schemas.events import TOPIC_ROUTED, LeadReceived, LeadRouted
+from schemas.events import TOPIC_RECEIVED, TOPIC_ROUTED, LeadReceived, LeadRouted
 from schemas.lead import Lead
-from services import metrics
+from services import metrics, tracing
 from services.briefing import Briefer, Suggestion
-from services.core.briefing import briefing
 from services.core.facts import company_facts
-from services.core.routing import route
 from services.errors import PoisonEvent
 from services.logs import get_logger
 from services.model.policy import Case, decide
 from services.model.scoring import Model
-from services.notify import outgoing
+from services.qualifier.recording import Judged, Router
 from services.tracing import stage
 
 GROUP = "leadflow-qualifier"
-ROTATION_ATTEMPTS = 200  # compare-and-set retries when replicas race for the same pool
+DeadLetter = Callable[[Message, BaseException], Awaitable[None]]
+Item = tuple[Message, LeadReceived]
 
 
 class Enricher(Protocol):
@@ -47,10 +59,21 @@ class ContactDirectory(Protocol):
 
 
 @runtime_checkable
+class ContactBatch(Protocol):
+    """A directory that looks many leads up at once (one query, not one per lead)."""
+
+    async def contacts(self, lead_ids: Sequence[str]) -> Mapping[str, ContactMatch]: ...
+
+
+@runtime_checkable
 class RosterSource(Protocol):
     """What the CRM says about owners (active, out of office); overrides routing.yaml's roster."""
 
     async def owners(self) -> Mapping[str, OwnerStatus]: ...
+
+
+async def _raise(_message: Message, exc: BaseException) -> None:
+    raise exc  # a batch of one: the consume loop retries or dead-letters it
 
 
 class Qualifier:
@@ -65,143 +88,209 @@ class Qualifier:
         model: Callable[[], Model | None] | None = None,
         briefer: Briefer | None = None,
         roster: RosterSource | None = None,
+        *,
+        max_attempts: int = 5,
     ) -> None:
         self._bus, self._store, self._config, self._clock = bus, store, config, clock
         self._enricher, self._contacts = enricher, contacts
         self._model = model or (lambda: None)
         self._briefer, self._roster = briefer, roster
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._max_attempts = max_attempts
+        self._router = Router(store, clock, briefer)
         self._log = get_logger(consumer=GROUP)
 
     async def handle(self, message: Message) -> None:
+        """One message (the consume loop's per-message path): its failure is raised."""
+        await self._batch([message], _raise, attempts=1)
+
+    async def handle_batch(self, messages: Sequence[Message], dead_letter: DeadLetter) -> None:
+        """A fetched batch: decided, recorded and published together; what fails on its own is
+        dead-lettered, the rest go on."""
+        await self._batch(messages, dead_letter, attempts=self._max_attempts)
+
+    async def _batch(self, messages: Sequence[Message], dead_letter: DeadLetter, *, attempts: int) -> None:
+        config = self._config()
+        items: list[Item] = []
+        for message in messages:
+            try:
+                items.append((message, self._decode(message)))
+            except PoisonEvent as exc:
+                await dead_letter(message, exc)
+        # A redelivery republishes the decision already made, so a crash between recording and
+        # publishing loses nothing and the rotation does not advance twice.
+        stands = await self._store.decisions_for_events([received.event_id for _, received in items])
+        new: dict[str, Item] = {}
+        for message, received in items:
+            if received.event_id not in stands:
+                new.setdefault(received.event_id, (message, received))  # one decision per event
+        judged = await self._judge(config, list(new.values()), dead_letter, attempts)
+        if judged:
+            decided, failed = await self._router.route_and_record(config, judged)
+            for one, error in failed:
+                await self._failed(one.message, error, dead_letter)
+            for routed in decided:
+                metrics.decided(routed.evaluation.status.value, routed.evaluation.tier)
+            # If another worker decided one of them meanwhile, its decision stands, not ours.
+            stands.update((routed.event_id, routed) for routed in decided)
+        await self._publish([(message, stands[r.event_id]) for message, r in items if r.event_id in stands])
+
+    async def decide_and_record(self, received: LeadReceived) -> LeadRouted:
+        """Decide one event and record it, without publishing (for tools and tests); the
+        decision that stands if another worker recorded one for the event first."""
+        config = self._config()
+        message = Message(TOPIC_RECEIVED, 0, -1, received.lead.identity, b"")  # no bus message behind it
+        [judged] = await self._judge(config, [(message, received)], _raise, attempts=1)
+        decided, failed = await self._router.route_and_record(config, [judged])
+        for _, error in failed:
+            raise error
+        [routed] = decided
+        return routed
+
+    def _decode(self, message: Message) -> LeadReceived:
         try:
-            received = LeadReceived.model_validate_json(message.value)
+            return LeadReceived.model_validate_json(message.value)
         except ValidationError as exc:
             raise PoisonEvent(f"not a LeadReceived event: {exc.error_count()} errors") from exc
-        # A redelivery republishes the decision already made, so a crash between recording
-        # and publishing loses nothing and the rotation does not advance twice.
-        routed = await self._store.decision_for_event(received.event_id)
-        if routed is None:
-            # If another worker decided this event meanwhile, its decision stands, not ours.
-            routed = await self.decide_and_record(received)
-            metrics.decided(routed.evaluation.status.value, routed.evaluation.tier)
-        await self._bus.publish(TOPIC_ROUTED, message.key, routed.model_dump_json().encode(), message.headers)
-        self._log.info(
-            "lead_routed",
-            lead_id=routed.lead_id,
-            event_id=routed.event_id,
-            source=routed.lead.source,
-            status=routed.evaluation.status.value,
-            tier=routed.evaluation.tier,
-            rule_id=routed.routing.rule_id,
-            config_version=routed.config_version,
-            model_version=routed.model_version,
-        )
 
-    async def _enrich(self, received: LeadReceived) -> Enrichment | None:
+    async def _judge(
+        self, config: LeadflowConfig, items: list[Item], dead_letter: DeadLetter, attempts: int
+    ) -> list[Judged]:
+        """Enrich each lead (concurrently) and decide them all: what every routing attempt reuses."""
+        if not items:
+            return []
+        # A directory that can look the batch up at once does; the others are asked per lead.
+        known = None
+        if isinstance(self._contacts, ContactBatch):
+            known = await self._contacts.contacts([received.lead_id for _, received in items])
+        enriched = await asyncio.gather(*(self._enrich(item, attempts, known) for item in items))
+        ready: list[tuple[Item, Enrichment | None]] = []
+        for item, result in zip(items, enriched, strict=True):
+            if isinstance(result, BaseException):
+                await self._failed(item[0], result, dead_letter)
+            else:
+                ready.append((item, result))
+        evaluations = await self._evaluate(config, ready, dead_letter)
+        roster = await self._roster.owners() if self._roster else {}
+        suggestions = await asyncio.gather(
+            *(self._suggest(one, evaluation) for one, (evaluation, _) in evaluations)
+        )
+        judged = []
+        for (((message, received), enrichment), (evaluation, version)), suggestion in zip(
+            evaluations, suggestions, strict=True
+        ):
+            if isinstance(suggestion, BaseException):
+                await self._failed(message, suggestion, dead_letter)
+                continue
+            owner = enrichment.account.owner if enrichment and enrichment.account else None
+            judged.append(
+                Judged(message, received, enrichment, evaluation, version, owner, suggestion, roster)
+            )
+        return judged
+
+    async def _suggest(
+        self, one: tuple[Item, Enrichment | None], evaluation: Evaluation
+    ) -> Suggestion | BaseException:
+        """The LLM's angle when it is on (the template's own otherwise), or the error to
+        dead-letter the lead with."""
+        (_, received), enrichment = one
+        if self._briefer is None:
+            return Suggestion()
+        try:
+            return await self._briefer.suggest(received.lead, enrichment, evaluation)
+        except Exception as exc:  # a crash for one lead must not stall the rest
+            return exc
+
+    async def _enrich(
+        self, item: Item, attempts: int, known: Mapping[str, ContactMatch] | None
+    ) -> Enrichment | BaseException | None:
+        """The lead's enrichment, or the error to dead-letter it with (retried while retriable)."""
+        message, received = item
+        with tracing.continued(message.headers), stage("enrich", lead_id=received.lead_id):
+            for attempt in range(1, attempts + 1):
+                try:
+                    return await self._enrichment(received, known)
+                except RetriableConnectorError as exc:
+                    if attempt == attempts:
+                        return exc
+                    self._log.warning("retry", event_id=received.event_id, attempt=attempt, error=str(exc))
+                    await asyncio.sleep(random.uniform(0, min(10.0, 0.2 * 2**attempt)))
+                except Exception as exc:  # a bug in one lead's enrichment must not stall the rest
+                    return exc
+        raise AssertionError("unreachable")
+
+    async def _enrichment(
+        self, received: LeadReceived, known: Mapping[str, ContactMatch] | None
+    ) -> Enrichment | None:
         lead = received.lead
         enrichment = await self._enricher.enrich(lead) if self._enricher else None
-        contact = await self._contacts.contact(received.lead_id) if self._contacts else None
+        if known is not None:
+            contact = known.get(received.lead_id)
+        else:
+            contact = await self._contacts.contact(received.lead_id) if self._contacts else None
         if contact is None:
             return enrichment
         base = enrichment or Enrichment(company=company_facts(lead, None))
         return base.model_copy(update={"contact": contact})
 
-    async def decide_and_record(self, received: LeadReceived) -> LeadRouted:
-        """Decide and record in one store transaction. The rotation turn is taken with a
-        compare-and-set: when another replica took it first, route again from the new state.
-        Within this process one lock per pool keeps concurrent leads from racing each other,
-        so only replicas contend (a handful of retries, not one per lead in flight)."""
-        config = self._config()
-        lead = received.lead
-        with stage("enrich", lead_id=received.lead_id):
-            enrichment = await self._enrich(received)
-        with stage("evaluate", lead_id=received.lead_id, config_version=config.version):
-            # Judged as of arrival, so a replay of history decides as production did; the rules,
-            # then the model (services.model.policy, the backtest's code path too).
-            case = Case(received.lead_id, lead, enrichment, received.received_at)
-            [(evaluation, model_version)] = decide([case], config, self._model())
-        owner = enrichment.account.owner if enrichment and enrichment.account else None
-        suggestion = await self._briefer.suggest(lead, enrichment, evaluation) if self._briefer else None
-        roster = await self._roster.owners() if self._roster else {}
-        judged = Judged(
-            received, enrichment, evaluation, model_version, owner, suggestion or Suggestion(), roster
-        )
-        with stage("route", lead_id=received.lead_id) as span:
-            routed = await self._route_and_record(config, judged)
-            span.set_attribute("rule_id", routed.routing.rule_id)
-            return routed
+    async def _evaluate(
+        self, config: LeadflowConfig, ready: list[tuple[Item, Enrichment | None]], dead_letter: DeadLetter
+    ) -> list[tuple[tuple[Item, Enrichment | None], tuple[Evaluation, str | None]]]:
+        """The rules, then the model, for the whole batch in one call; if that raises, one lead
+        at a time, so only the lead that fails is dead-lettered."""
+        model = self._model()
+        # Judged as of arrival, so a replay of history decides as production did.
+        cases = [Case(received.lead_id, received.lead, enrichment, received.received_at)
+                 for (_, received), enrichment in ready]  # fmt: skip
+        spans = [(message.headers, {"lead_id": received.lead_id, "config_version": config.version})
+                 for (message, received), _ in ready]  # fmt: skip
+        with tracing.stages("evaluate", spans):
+            try:
+                return list(zip(ready, decide(cases, config, model), strict=True))
+            except Exception:
+                if len(cases) > 1:
+                    self._log.exception("batch_decision_failed", events=len(cases))
+            out = []
+            for one, case in zip(ready, cases, strict=True):
+                try:
+                    [evaluation] = decide([case], config, model)
+                except Exception as exc:
+                    await self._failed(one[0][0], exc, dead_letter)
+                    continue
+                out.append((one, evaluation))
+            return out
 
-    async def _route_and_record(self, config: LeadflowConfig, judged: Judged) -> LeadRouted:
-        first = await self._attempt(config, judged)
-        if isinstance(first, LeadRouted):
-            return first
-        async with self._locks.setdefault(first.pool, asyncio.Lock()):
-            for attempt in range(ROTATION_ATTEMPTS):
-                stands = await self._attempt(config, judged)
-                if isinstance(stands, LeadRouted):
-                    return stands
-                await asyncio.sleep(random.uniform(0, 0.005 * min(attempt + 1, 10)))
-        raise RetriableConnectorError(f"rotation contended {ROTATION_ATTEMPTS} times; retrying the lead")
+    async def _failed(self, message: Message, exc: BaseException, dead_letter: DeadLetter) -> None:
+        if not isinstance(exc, PoisonEvent | FatalConnectorError | RetriableConnectorError):
+            # A bug must not stall the partition: the event goes to the DLQ with its error.
+            self._log.error("handler_failed", offset=message.offset, exc_info=exc)
+        await dead_letter(message, exc)
 
-    async def _attempt(self, config: LeadflowConfig, judged: Judged) -> LeadRouted | Take:
-        """Route from the store's current rotation state and record; the Take that lost the race
-        when another decision moved the pool first."""
-        received, lead, evaluation = judged.received, judged.received.lead, judged.evaluation
-        now = self._clock()
-        state = await self._store.rotation_state(now)
-        routed = route(
-            lead,
-            evaluation,
-            config.routing,
-            now=now,
-            enrichment=judged.enrichment,
-            account_owner=judged.account_owner,
-            state=state,
-            roster=judged.roster,
-        )
-        decision = routed.decision
-        found = config.routing.member(decision.owner) if decision.owner else None
-        text = (
-            self._briefer.brief(
-                lead,
-                judged.enrichment,
-                evaluation,
-                decision,
-                judged.suggestion,
-                found[1].name if found else None,
+    async def _publish(self, done: list[tuple[Message, LeadRouted]]) -> None:
+        """Publish every result: one lead's (one key's) in order, different keys at once."""
+        by_key: dict[str | None, list[tuple[Message, LeadRouted]]] = defaultdict(list)
+        for message, routed in done:
+            by_key[message.key].append((message, routed))
+        async with asyncio.TaskGroup() as group:
+            for chain in by_key.values():
+                group.create_task(self._publish_in_order(chain))
+
+    async def _publish_in_order(self, chain: list[tuple[Message, LeadRouted]]) -> None:
+        for message, routed in chain:
+            # The trace goes on from the message's, as each lead's write span will.
+            with tracing.continued(message.headers):
+                await self._bus.publish(TOPIC_ROUTED, message.key, routed.model_dump_json().encode(),
+                                        message.headers)  # fmt: skip
+            self._log.info(
+                "lead_routed",
+                lead_id=routed.lead_id,
+                event_id=routed.event_id,
+                source=routed.lead.source,
+                status=routed.evaluation.status.value,
+                tier=routed.evaluation.tier,
+                rule_id=routed.routing.rule_id,
+                config_version=routed.config_version,
+                model_version=routed.model_version,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
             )
-            if self._briefer
-            else briefing(lead, evaluation, decision)
-        )
-        event = LeadRouted(
-            event_id=received.event_id,
-            lead_id=received.lead_id,
-            received_at=received.received_at,
-            decided_at=now,
-            config_version=config.version,
-            model_version=judged.model_version,
-            lead=lead,
-            enrichment=judged.enrichment,
-            evaluation=evaluation,
-            routing=decision,
-            briefing=text,
-        )
-        stands = await self._store.record_routed(event, routed.take, outgoing(event, config.routing))
-        if stands is not None:
-            return stands
-        assert routed.take is not None  # only a take can be refused
-        return routed.take
-
-
-@dataclass(frozen=True)
-class Judged:
-    """A lead as evaluated, before routing: what every routing attempt reuses."""
-
-    received: LeadReceived
-    enrichment: Enrichment | None
-    evaluation: Evaluation
-    model_version: str | None
-    account_owner: str | None
-    suggestion: Suggestion
-    roster: Mapping[str, OwnerStatus]

@@ -1,11 +1,14 @@
 """Leads per second through one qualifier process: enrichment, rules and model, recorded.
 
-    python -m tests.bench.bench_qualifier [--n 5000] [--data ../shared/data/x-education-leads/Leads.csv]
+    python -m tests.bench.bench_qualifier [--n 5000] [--batch-size 200]
+        [--data ../shared/data/x-education-leads/Leads.csv]
 
 The production consume loop of the qualifier (services.web.workers_for: decode, dedupe,
 enrich with the demo waterfall and its in-memory firmographic table, decide with rules and the
 champion model, route, brief, record the decision in the store, publish leads.routed) drains
-``--n`` leads.received events from the in-memory bus, the store a SQLite file on tmpfs. The
+``--n`` leads.received events from the in-memory bus, the store a SQLite file on tmpfs, in
+fetched batches of ``--batch-size`` (the consume loop's default) through the qualifier's batch
+handler. The
 leads are X Education's (their attributes are what the model scores), with a model trained on
 the same history and promoted; without that dataset, the demo's generated leads and the rules
 alone (the JSON says so). Baseline in the same run: the pure decision
@@ -43,6 +46,7 @@ DATA = ROOT.parent / "shared" / "data" / "x-education-leads" / "Leads.csv"
 MAPPING = ROOT / "deploy" / "mappings" / "x-education-leads.yaml"
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 TMPFS = "/dev/shm" if Path("/dev/shm").is_dir() else None
+BATCH_SIZE = 200  # services.consumer.ConsumerLoop's default
 
 
 def leads_and_model(data: Path, n: int, models: Path) -> tuple[list[Lead], str | None]:
@@ -71,7 +75,7 @@ def received(lead: Lead, i: int) -> bytes:
     return event.model_dump_json().encode()
 
 
-async def through_qualifier(tmp: Path, leads: list[Lead]) -> float:
+async def through_qualifier(tmp: Path, leads: list[Lead], batch_size: int = BATCH_SIZE) -> float:
     settings = Settings(api_token="bench", data_dir=tmp, config_dir=CONFIG_DIR, config_reload=False)
     bus = MemoryBus()
     container = await bootstrap(settings, bus=bus)
@@ -79,6 +83,7 @@ async def through_qualifier(tmp: Path, leads: list[Lead]) -> float:
         for i, lead in enumerate(leads):
             await bus.publish(TOPIC_RECEIVED, f"bench-{i}", received(lead, i))
         [loop, *_] = workers_for(container, ("qualifier",))
+        loop.batch_size = batch_size
         stop = asyncio.Event()
         started = time.perf_counter()
         task = asyncio.create_task(loop.run(stop))
@@ -106,19 +111,20 @@ def pure_decision(leads: list[Lead], model_dir: Path | None) -> float:
     return time.perf_counter() - started
 
 
-def run(n: int, data: Path) -> dict[str, Any]:
+def run(n: int, data: Path, batch_size: int = BATCH_SIZE) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=TMPFS) as name:
         tmp = Path(name)
         leads, version = leads_and_model(data, n, tmp / "models")
         # Warm-up on a separate store: imports, caches, the model's first load.
         with tempfile.TemporaryDirectory(dir=TMPFS) as warm:
             (Path(warm) / "models").symlink_to(tmp / "models", target_is_directory=True)
-            asyncio.run(through_qualifier(Path(warm), leads[:300]))
-        seconds = asyncio.run(through_qualifier(tmp, leads))
+            asyncio.run(through_qualifier(Path(warm), leads[:300], batch_size))
+        seconds = asyncio.run(through_qualifier(tmp, leads, batch_size))
         baseline = pure_decision(leads, tmp / "models" / version if version else None)
     return {
         "benchmark": "qualifier",
         "leads": n,
+        "batch_size": batch_size,
         "leads_from": "x-education" if version else "generated (X Education absent: rules only)",
         "model_version": version,
         "seconds": round(seconds, 2),
@@ -134,9 +140,10 @@ def run(n: int, data: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=5000)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="messages fetched at once")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
-    print(json.dumps(run(args.n, args.data)))
+    print(json.dumps(run(args.n, args.data, args.batch_size)))
 
 
 if __name__ == "__main__":

@@ -25,9 +25,11 @@ class FakeLlm:
 
     def app(self) -> Starlette:
         async def completions(request: Request) -> JSONResponse:
-            self.requests.append({"headers": dict(request.headers), "body": await request.json()})
+            body = await request.json()
+            self.requests.append({"headers": dict(request.headers), "body": body})
             await asyncio.sleep(self.delay)
-            prompt = json.dumps(self.requests[-1]["body"].get("messages"))
+            # This request's own prompt: requests[-1] may be another one by now (concurrent calls).
+            prompt = json.dumps(body.get("messages"))
             if any(needle in prompt for needle in self.no_choices_for):
                 return JSONResponse({"id": "chatcmpl-1", "object": "chat.completion", "choices": []})
             content = json.dumps({"angle": self.angle, "next_step": self.next_step})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from connectors.bus import Message
 from connectors.bus.memory import MemoryBus
 from connectors.crm import WriteAction, WriteOutcome
 from connectors.crm.local import LocalCrm
 from connectors.errors import FatalConnectorError, RetriableConnectorError, StoreUnavailable
 from connectors.store.engine import make_engine, translated
 from connectors.store.sql import SqlStore
+from schemas.enrichment import ContactMatch
 from schemas.events import TOPIC_DLQ, TOPIC_RECEIVED, TOPIC_ROUTED, DeadLetter, LeadReceived, LeadRouted
 from schemas.lead import Lead, lead_id_for
 from services.config import load_config
@@ -96,6 +98,58 @@ async def test_a_lead_is_decided_published_and_written(pipeline: Pipeline) -> No
     assert record is not None and (record["owner"], record["status"]) == ("ana.garcia", "qualified")
     lead = await pipeline.store.get_lead(routed.lead_id)
     assert lead is not None and lead["written_at"] is not None
+
+
+class BrittleContacts:
+    """A CRM directory whose lookup of one lead raises (a bug, not an outage)."""
+
+    def __init__(self, breaks_for: str) -> None:
+        self.breaks_for = breaks_for
+
+    async def contact(self, lead_id: str) -> ContactMatch | None:
+        if lead_id == self.breaks_for:
+            raise ValueError("unexpected answer")
+        return None
+
+
+async def test_a_batch_dead_letters_only_what_fails_alone(pipeline: Pipeline) -> None:
+    events = [received(n) for n in (1, 2, 3, 4)]
+    qualifier = Qualifier(pipeline.bus, pipeline.store, lambda: CONFIG, clock=lambda: NOW,
+                          contacts=BrittleContacts(events[2].lead_id))  # fmt: skip
+    for event in events[:2]:
+        await pipeline.publish(event)
+    await pipeline.bus.publish(TOPIC_RECEIVED, "k", b"\xff not json")
+    for event in events[2:]:
+        await pipeline.publish(event)
+    letters: list[tuple[int, str]] = []
+
+    async def dead_letter(message: Message, exc: BaseException) -> None:
+        letters.append((message.offset, exc.__class__.__name__))
+
+    await qualifier.handle_batch(pipeline.bus.topics[TOPIC_RECEIVED], dead_letter)
+    assert sorted(letters) == [(2, "PoisonEvent"), (3, "ValueError")]
+    assert [r.event_id for r in pipeline.routed()] == ["ev-1", "ev-2", "ev-4"]
+    assert await pipeline.store.count_decisions() == 3
+    assert await pipeline.store.next_turn("EMEA mid-market") == 3  # one turn per decided lead
+
+
+async def test_a_redelivered_batch_is_republished_not_decided_again(pipeline: Pipeline) -> None:
+    for n in range(1, 6):
+        await pipeline.publish(received(n))
+    batch = pipeline.bus.topics[TOPIC_RECEIVED]
+
+    async def dead_letter(message: Message, exc: BaseException) -> None:
+        raise AssertionError(f"dead-lettered {message.offset}: {exc}")
+
+    await pipeline.qualifier.handle_batch(batch, dead_letter)
+    first = pipeline.routed()
+    owners = [r.routing.owner for r in first]
+    await pipeline.qualifier.handle_batch(batch, dead_letter)  # the commit was lost: redelivered
+    again = pipeline.routed()[len(first) :]
+    assert [r.model_dump_json() for r in again] == [r.model_dump_json() for r in first]
+    assert await pipeline.store.count_decisions() == 5
+    assert await pipeline.store.next_turn("EMEA mid-market") == 5  # the rotation advanced once each
+    assert len(set(owners)) > 1  # the batch was spread over the pool, not given to one person
 
 
 async def test_a_redelivered_event_is_decided_and_written_once(pipeline: Pipeline) -> None:
@@ -222,20 +276,23 @@ async def test_an_older_event_redelivered_never_overwrites_a_newer_write(pipelin
     assert record is not None and record["last_event_id"] == "ev-newer" and record["writes"] == 2
 
 
-async def test_a_store_outage_is_retried_not_dead_lettered(pipeline: Pipeline) -> None:
+@pytest.mark.parametrize("batched", [False, True], ids=["per-message", "batch"])
+async def test_a_store_outage_is_retried_not_dead_lettered(pipeline: Pipeline, batched: bool) -> None:
     await pipeline.publish(received(1))
-    real = pipeline.store.decision_for_event
+    real = pipeline.store.decisions_for_events
     calls = {"n": 0}
 
     @translated
-    async def flaky(event_id: str) -> LeadRouted | None:
+    async def flaky(event_ids: Sequence[str]) -> dict[str, LeadRouted]:
         calls["n"] += 1
         if calls["n"] == 1:
             raise OperationalError("SELECT ... 'buyer1@freight.example'", {}, Exception("database is locked"))
-        return await real(event_id)
+        return await real(event_ids)
 
-    pipeline.store.decision_for_event = flaky  # type: ignore[method-assign]
-    loop = ConsumerLoop(pipeline.bus, [TOPIC_RECEIVED], "q", pipeline.qualifier.handle)
+    pipeline.store.decisions_for_events = flaky  # type: ignore[method-assign]
+    qualifier = pipeline.qualifier
+    loop = ConsumerLoop(pipeline.bus, [TOPIC_RECEIVED], "q", qualifier.handle,
+                        batch_handler=qualifier.handle_batch if batched else None)  # fmt: skip
     await asyncio.wait_for(run_loop(loop, lambda: ("q", TOPIC_RECEIVED) in pipeline.bus.committed), 30)
     assert calls["n"] == 2
     assert pipeline.bus.values(TOPIC_DLQ) == [] and len(pipeline.routed()) == 1

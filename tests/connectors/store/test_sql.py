@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 
 from connectors.store.engine import make_engine
-from connectors.store.sql import Claim, InboundClaim, LeadFilter, SqlStore, Written, padded
-from schemas.decision import Status
+from connectors.store.sql import Claim, InboundClaim, LeadFilter, Recording, SqlStore, Written, padded
+from schemas.decision import Status, Take
 from tests.connectors.store.examples import T0, routed
 
 
@@ -119,6 +119,73 @@ async def test_racing_replicas_record_one_decision_and_all_return_it(database_ur
     finally:
         for replica in replicas:
             await replica.close()
+
+
+def takes(pool: str, seen: int, n: int, member: str = "ana") -> list[Take]:
+    """``n`` consecutive turns of ``pool`` from ``seen``, as one batch routed in memory takes them."""
+    return [Take(pool, seen + i, seen + i + 1, member, "2026-11-20") for i in range(n)]
+
+
+async def test_record_routed_many_records_a_batch_in_order_in_one_call(store: SqlStore) -> None:
+    batch = [routed(1, lead_id="A"), routed(2, lead_id="B"), routed(3, lead_id="A", status=Status.POTENTIAL)]
+    chain = takes("EMEA", 0, 3)
+    stands = await store.record_routed_many([Recording(r, t) for r, t in zip(batch, chain, strict=True)])
+    assert stands == batch
+    assert await store.count_decisions() == 3
+    a = await store.get_lead("A")
+    assert a is not None and (a["event_id"], a["status"]) == ("ev-3", "potential")  # A's later event
+    state = await store.rotation_state(T0)
+    assert state.turns == {"EMEA": 3}
+    assert state.assigned == {("ana", "2026-11-20"): 3}
+    assert await store.decisions_for_events(["ev-1", "ev-3", "ev-9"]) == {"ev-1": batch[0], "ev-3": batch[2]}
+
+
+async def test_record_routed_many_changes_nothing_when_a_pool_moved(store: SqlStore) -> None:
+    await store.record_routed(routed(1), Take("EMEA", 0, 1, "ana", "2026-11-20"))
+    stale = [Recording(routed(n), t) for n, t in zip((2, 3), takes("EMEA", 0, 2), strict=True)]
+    assert await store.record_routed_many(stale) is None
+    assert await store.count_decisions() == 1
+    assert (await store.rotation_state(T0)).turns == {"EMEA": 1}
+    fresh = [Recording(routed(n), t) for n, t in zip((2, 3), takes("EMEA", 1, 2), strict=True)]
+    assert await store.record_routed_many(fresh) == [routed(2), routed(3)]
+    assert (await store.rotation_state(T0)).turns == {"EMEA": 3}
+
+
+async def test_record_routed_many_keeps_an_earlier_decision_and_skips_its_take(store: SqlStore) -> None:
+    first = routed(1).model_copy(update={"briefing": "first"})
+    await store.record_routed(first)
+    batch = [Recording(routed(1), Take("NA", 0, 1, "bo", "2026-11-20")), Recording(routed(2))]
+    assert await store.record_routed_many(batch) == [first, routed(2)]
+    assert (await store.rotation_state(T0)).turns == {}  # the redelivered event took no turn
+    # A take chained on the skipped one no longer holds: nothing is recorded, route again.
+    chained = [Recording(routed(1), t) if n == 1 else Recording(routed(n), t)
+               for n, t in zip((1, 3), takes("NA", 0, 2), strict=True)]  # fmt: skip
+    assert await store.record_routed_many(chained) is None
+    assert await store.count_decisions() == 2
+
+
+async def test_replicas_recording_batches_share_one_pool_exactly(database_url: str) -> None:
+    """Each replica routes a batch from the state it read and retries when the pool moved."""
+    replicas = [SqlStore(make_engine(database_url)) for _ in range(3)]
+    for replica in replicas:
+        await replica.start()
+
+    async def replica_records(store: SqlStore, first: int) -> None:
+        while True:
+            seen = (await store.rotation_state(T0)).turns.get("EMEA", 0)
+            batch = [Recording(routed(first + i), t) for i, t in enumerate(takes("EMEA", seen, 10))]
+            if await store.record_routed_many(batch) is not None:
+                return
+            await asyncio.sleep(0.001)
+
+    try:
+        await asyncio.gather(*(replica_records(replicas[i % 3], 100 * i) for i in range(9)))
+        state = await replicas[0].rotation_state(T0)
+    finally:
+        for replica in replicas:
+            await replica.close()
+    assert state.turns == {"EMEA": 90}
+    assert state.assigned == {("ana", "2026-11-20"): 90}
 
 
 async def test_a_nul_character_in_lead_text_does_not_fail_the_lead(store: SqlStore) -> None:
