@@ -44,15 +44,15 @@ chromium:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get -y -q install chromium; \
 	else echo "chromium is missing: sudo apt-get install chromium (the dashboard browser test needs it)"; exit 1; fi
 
-# Benchmarks print JSON; they are run on demand, never by `make test`.
+# Benchmarks print JSON; they are run on demand, never by `make test`. Each one's JSON result goes
+# to stdout; its logs (the services log every lead, as deployed) to var/bench/NAME.log.
+BENCHES := evaluate enrich train writer qualifier ingest speed_to_lead
 bench: setup
-	$(BIN)/python -m tests.bench.bench_evaluate
-	$(BIN)/python -m tests.bench.bench_enrich
-	$(BIN)/python -m tests.bench.bench_train
-	$(BIN)/python -m tests.bench.bench_writer
-	$(BIN)/python -m tests.bench.bench_qualifier
-	$(BIN)/python -m tests.bench.bench_ingest
-	$(BIN)/python -m tests.bench.bench_speed_to_lead
+	@mkdir -p var/bench
+	@for b in $(BENCHES); do \
+		echo "bench_$$b" >&2; \
+		$(BIN)/python -m tests.bench.bench_$$b 2> var/bench/$$b.log || { tail -n 30 var/bench/$$b.log; exit 1; }; \
+	done
 
 lint: setup
 	$(BIN)/ruff check .

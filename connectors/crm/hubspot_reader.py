@@ -77,6 +77,38 @@ class HubSpotReader:
             locked=is_locked(props, self.config),
         )
 
+    async def contacts(self, lead_ids: Sequence[str]) -> dict[str, ContactMatch]:
+        """``contact`` for many leads, 100 to a batch read by the lead-id property: a qualifier's
+        batch costs one call per 100 leads instead of one per lead."""
+        status, locked = self.config.property_for("status"), self.config.property_for("locked")
+        lead_prop = self.config.property_for("lead_id")
+        unique = list(dict.fromkeys(lead_ids))
+        found: dict[str, ContactMatch] = {}
+        for start in range(0, len(unique), 100):
+            body = {
+                "inputs": [{"id": i} for i in unique[start : start + 100]],
+                "idProperty": lead_prop,
+                "properties": ["hubspot_owner_id", status, locked, lead_prop],
+            }
+            try:
+                answer = await self.api.call("contacts.read", self.api.contacts_batch.read, body)
+            except HubSpotRejected as exc:
+                if exc.status != 400:
+                    raise
+                return {}  # the lead-id property is not there yet (see ``contact``): none can match
+            for record in answer.get("results", []):
+                props = record.get("properties") or {}
+                lead_id = str(props.get(lead_prop) or "")
+                if lead_id:
+                    found[lead_id] = ContactMatch(
+                        crm=self.name,
+                        record_id=str(record["id"]),
+                        owner=props.get("hubspot_owner_id") or None,
+                        status=props.get(status) or None,
+                        locked=is_locked(props, self.config),
+                    )
+        return found
+
     async def by_domain(self, domain: str) -> AccountMatch | None:
         wanted = normalise_domain(domain)
         if not wanted or not is_corporate(wanted):

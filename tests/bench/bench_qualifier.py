@@ -34,6 +34,7 @@ from schemas.lead import Lead, lead_id_for
 from services.bootstrap import bootstrap
 from services.config import load_config
 from services.demo import sample_leads
+from services.logs import configure as configure_logging
 from services.model import artifact
 from services.model.policy import Case, decide
 from services.model.registry import Registry
@@ -143,6 +144,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="messages fetched at once")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
+    # As deployed: one JSON log line per lead, on stderr, counted in the figure; stdout is the result.
+    configure_logging("info")
     print(json.dumps(run(args.n, args.data, args.batch_size)))
 
 

@@ -14,6 +14,7 @@ from connectors.crm.hubspot_api import HubSpotRejected, translate
 from connectors.crm.resilience import Guard
 from connectors.errors import CrmUnavailable, RetriableConnectorError, Throttled
 from schemas.crm import HubSpotCrm as HubSpotConfig
+from schemas.decision import Status
 from tests.connectors.crm.conftest import FAST, OWNERS
 from tests.connectors.crm.contract import T0, routed
 from tests.fakes.hubspot import HubSpotFake, running
@@ -172,3 +173,21 @@ async def test_looking_up_a_lead_before_its_property_exists_finds_nothing_and_fa
     assert "POST /crm/v3/properties/{kind}/batch/create" not in hub.fake.calls
     assert await hub.crm.contact("lead-before-any-write") is None
     assert hub.fake.refused, "the fake should have refused the lookup by a missing property"
+
+
+async def test_a_batch_of_leads_is_looked_up_in_one_call_with_status_and_lock(hub: Setup) -> None:
+    await hub.crm.write_many([routed(1), routed(2, status=Status.UNQUALIFIED)])
+    contact = hub.fake.contact_by_email("person2@acme-logistics.com")
+    assert contact is not None
+    contact["properties"]["leadflow_locked"] = "true"  # an AE pinned it
+    before = hub.fake.requests
+    found = await hub.crm.contacts([routed(1).lead_id, routed(2).lead_id, "lead-nobody", routed(1).lead_id])
+    assert hub.fake.requests - before == 1
+    assert set(found) == {routed(1).lead_id, routed(2).lead_id}
+    assert found[routed(1).lead_id].status == "qualified" and not found[routed(1).lead_id].locked
+    assert found[routed(2).lead_id].status == "unqualified" and found[routed(2).lead_id].locked
+    assert found[routed(1).lead_id].owner == OWNERS["ana"]
+
+
+async def test_a_batch_lookup_before_the_property_exists_finds_nothing(hub: Setup) -> None:
+    assert await hub.crm.contacts(["lead-before-any-write"]) == {}
