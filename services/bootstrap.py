@@ -14,8 +14,9 @@ from connectors.bus import Bus
 from connectors.bus.kafka import KafkaBus, KafkaSettings
 from connectors.bus.sqlite import SqliteBus
 from connectors.crm import CrmWriter
-from connectors.crm.hubspot import HubSpotCrm
+from connectors.crm.hubspot import HubSpotCrm, limits_from
 from connectors.crm.local import LocalCrm
+from connectors.crm.resilience import Guard, Limits
 from connectors.crm.roster import CrmRoster, OwnerLister, RosterFeed
 from connectors.enrichment import Waterfall, build_waterfall
 from connectors.enrichment.crm import LocalAccounts
@@ -105,8 +106,13 @@ def make_crm(name: str, settings: Settings, config: LeadflowConfig, store: SqlSt
     if name == "hubspot":
         if settings.hubspot_token is None:
             raise CrmNotConfigured("crm.yaml writes leads to HubSpot but LEADFLOW_HUBSPOT_TOKEN is not set")
+        hubspot = config.crm.hubspot
+        guard = Guard("hubspot", limits_from(hubspot).share(settings.crm_budget_share))
         return HubSpotCrm(
-            settings.hubspot_token.get_secret_value(), config.crm.hubspot, base_url=settings.hubspot_base_url
+            settings.hubspot_token.get_secret_value(),
+            hubspot,
+            base_url=settings.hubspot_base_url,
+            guard=guard,
         )
     if name == "salesforce":
         return make_salesforce(settings, config)
@@ -143,7 +149,8 @@ def make_salesforce(settings: Settings, config: LeadflowConfig) -> CrmWriter:
         login=login,
         limit_wait=sf.limit_exceeded_wait_seconds,
     )
-    return SalesforceConnector(sf, client)
+    limits = Limits(**sf.limits.model_dump()).share(settings.crm_budget_share)
+    return SalesforceConnector(sf, client, Guard("salesforce", limits))
 
 
 def make_roster(config: LeadflowConfig, crms: Mapping[str, CrmWriter]) -> CrmRoster | None:

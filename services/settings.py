@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     log_level: str = "info"
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     consumer_max_attempts: int = Field(default=5, ge=1)
+    # This process's share of each CRM account's request budget (crm.yaml limits): the vendors
+    # count per account, so where qualifier and writer replicas call one account, their shares
+    # times their replica counts should add up to at most 1 (deploy/k8s sets them so).
+    crm_budget_share: float = Field(default=1.0, gt=0, le=1)
     config_reload: bool = True  # reload the config on SIGHUP and on file change
     # OTLP/HTTP collector base URL (spans go to .../v1/traces); unset: no tracing. The standard
     # OTEL_EXPORTER_OTLP_ENDPOINT is honoured too.

@@ -15,7 +15,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, TypeVar
@@ -39,6 +39,14 @@ class Limits:
     backoff_cap: float = 30.0
     breaker_failures: int = 5  # consecutive failures that open the breaker
     breaker_reset_seconds: float = 30.0  # open this long before one probe is let through
+
+    def share(self, fraction: float) -> Limits:
+        """This process's part of the account's budget, when several processes call one account:
+        HubSpot and Salesforce count requests per account, not per client."""
+        if fraction >= 1.0:
+            return self
+        daily = max(1, int(self.daily * fraction)) if self.daily is not None else None
+        return replace(self, requests=max(1, int(self.requests * fraction)), daily=daily)
 
 
 class BreakerState(StrEnum):

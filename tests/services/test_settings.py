@@ -32,3 +32,21 @@ def test_the_environment_wins_over_a_secrets_file_and_options_win_over_both(
     settings = Settings.load(port=9002)
     assert settings.typeform_secret is not None and settings.typeform_secret.get_secret_value() == "env"
     assert settings.port == 9002
+
+
+def test_a_process_takes_its_share_of_the_crm_accounts_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors.crm.hubspot import HubSpotCrm
+    from services.bootstrap import make_crm
+    from services.config import load_config
+    from tests.conftest import CONFIG_DIR
+
+    monkeypatch.setenv("LEADFLOW_HUBSPOT_TOKEN", "token")
+    monkeypatch.setenv("LEADFLOW_CRM_BUDGET_SHARE", "0.25")
+    settings = Settings.load()
+    crm = make_crm("hubspot", settings, load_config(CONFIG_DIR), store=None)  # type: ignore[arg-type]
+    assert isinstance(crm, HubSpotCrm)
+    assert crm.guard.limits.requests == 47  # a quarter of 190 a 10 s, rounded down
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        Settings.load(crm_budget_share=1.5)
