@@ -7,7 +7,8 @@ throwaway PostgreSQL, as deployed at scale. An open-loop client (raw asyncio str
 keep-alive connections, each request sent at its scheduled time whether or not earlier ones
 are answered) posts distinct demo leads to POST /v1/leads at ``--rate`` for ``--duration``
 seconds, first with the local CRM, then with the HubSpot fake (tests/fakes/hubspot.py)
-enforcing 190 requests per 10 s. For every accepted lead the store's ``received_at`` (stamped
+enforcing 190 requests per 10 s, which the qualifier (lookups) and the writer share 0.2 : 0.8
+(LEADFLOW_CRM_BUDGET_SHARE). For every accepted lead the store's ``received_at`` (stamped
 by the intake) and ``written_at`` (stamped by the writer) give the received-to-written time;
 ``backlog_at_end`` is how many accepted leads were not yet written when the load stopped. The
 baseline, in the same run, is the local CRM at ``--baseline-rate``. Prints one JSON object.
@@ -64,6 +65,10 @@ def config_dir(tmp: Path, crm: str, rate: float) -> Path:
     return target
 
 
+# The HubSpot account's 190 requests / 10 s split between the two processes that call it.
+BUDGET_SHARE = {"qualifier": "0.2", "writer": "0.8"}
+
+
 class Stack:
     """intake, qualifier and writer as `python -m services ROLE` processes."""
 
@@ -97,7 +102,7 @@ class Stack:
             self.procs.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "services", role, "--port", str(port), *self.args],
-                    env=self.env,
+                    env=self.env | {"LEADFLOW_CRM_BUDGET_SHARE": BUDGET_SHARE.get(role, "1")},
                     stdout=out,
                     stderr=subprocess.STDOUT,
                 )
