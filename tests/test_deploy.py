@@ -216,10 +216,29 @@ def test_compose_runs_kafka_kraft_postgres_and_three_services_on_one_config() ->
     services = compose["services"]
     assert set(services) == {"kafka", "postgres", "intake", "qualifier", "writer"}
     assert "controller" in services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"]  # KRaft, no ZooKeeper
+    # One environment for all three, but for each process's share of the CRM account's budget.
+    share = "LEADFLOW_CRM_BUDGET_SHARE"
     envs = [services[s]["environment"] for s in ("intake", "qualifier", "writer")]
-    assert envs[0] == envs[1] == envs[2]
+    assert (
+        {k: v for k, v in envs[1].items() if k != share}
+        == envs[0]
+        == {k: v for k, v in envs[2].items() if k != share}
+    )
+    replicas = services["qualifier"]["deploy"]["replicas"]
+    assert replicas * float(envs[1][share]) + float(envs[2][share]) <= 1.0
     env = envs[0]
     assert env["LEADFLOW_BUS"] == "kafka" and env["LEADFLOW_DATABASE_URL"].startswith("postgresql+asyncpg://")
     assert env["LEADFLOW_KAFKA_PARTITIONS"] == str(services["kafka"]["environment"]["KAFKA_NUM_PARTITIONS"])
     for name in ("intake", "qualifier", "writer"):
         assert set(services[name]["depends_on"]) == {"kafka", "postgres"}
+
+
+def test_k8s_qualifiers_and_writers_at_their_most_replicas_keep_within_one_crm_budget() -> None:
+    total = 0.0
+    for role in ("qualifier", "writer"):
+        [deployment] = _docs(K8S / f"deployment-{role}.yaml")
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        share = next(e["value"] for e in container["env"] if e["name"] == "LEADFLOW_CRM_BUDGET_SHARE")
+        [scaler] = _docs(K8S / f"keda-{role}.yaml")
+        total += float(share) * scaler["spec"]["maxReplicaCount"]
+    assert 0.5 < total <= 1.0  # the vendors count requests per account, not per process
