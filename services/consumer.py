@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from connectors.bus import Bus, Consumer, Message
 from connectors.errors import BusUnavailable, FatalConnectorError, RetriableConnectorError
@@ -24,11 +24,26 @@ from services import metrics, tracing
 from services.errors import PoisonEvent
 from services.logs import bound, get_logger
 
+T = TypeVar("T")
 Handler = Callable[[Message], Awaitable[None]]
 DeadLetterFn = Callable[[Message, BaseException], Awaitable[None]]
 # Takes a whole fetched batch (e.g. to write it through a CRM's batch endpoints); it dead-letters
 # what fails on its own with the function it is given, and raises to have the batch redelivered.
 BatchHandler = Callable[[Sequence[Message], DeadLetterFn], Coroutine[Any, Any, None]]
+
+
+async def decoded(
+    messages: Sequence[Message], decode: Callable[[Message], T], dead_letter: DeadLetterFn
+) -> list[tuple[Message, T]]:
+    """A batch handler's first step: each message with its event, the undecodable ones
+    (PoisonEvent) dead-lettered on the spot."""
+    items: list[tuple[Message, T]] = []
+    for message in messages:
+        try:
+            items.append((message, decode(message)))
+        except PoisonEvent as exc:
+            await dead_letter(message, exc)
+    return items
 
 
 def backoff(attempt: int, base: float = 0.2, cap: float = 10.0) -> float:

@@ -102,12 +102,15 @@ class HubSpotCrm(HubSpotReader):
         # The contact carries this event already: written before a crash, its notes maybe not.
         again = [t for t in todo if t.current.get(last_event) == t.routed.event_id]
         fresh = [t for t in todo if t.current.get(last_event) != t.routed.event_id]
-        await self._contacts(fresh, results)
+        redelivered = {t.index for t in again}
+        await self._write_contacts(fresh, results)
         await self._notes_and_tasks([t for t in fresh if results[t.index] is None], results, create=True)
         await self._notes_and_tasks(again, results, create=False)
         for t in todo:
             if results[t.index] is None:
-                results[t.index] = WriteOutcome(self.name, str(t.contact_id), self._action(t, t in again))
+                results[t.index] = WriteOutcome(
+                    self.name, str(t.contact_id), self._action(t, t.index in redelivered)
+                )
         assert all(r is not None for r in results)
         return [r for r in results if r is not None]
 
@@ -152,7 +155,7 @@ class HubSpotCrm(HubSpotReader):
                 elif by == "id":
                     results[t.index] = HubSpotRejected(f"hubspot: contact {t.key} not found", 404)
 
-    async def _contacts(self, fresh: list[Target], results: list[BatchResult | None]) -> None:
+    async def _write_contacts(self, fresh: list[Target], results: list[BatchResult | None]) -> None:
         """One write per contact: update by id, upsert by email (or lead id), which creates the
         missing ones; the decision's properties, with who they are for a new contact."""
         decided = self.config.property_for("decided_at")

@@ -68,12 +68,15 @@ class HubSpotReader:
             if exc.status == 400:
                 return None
             raise
+        return self._match(record)
+
+    def _match(self, record: dict[str, Any]) -> ContactMatch:
         props = record.get("properties") or {}
         return ContactMatch(
             crm=self.name,
             record_id=str(record["id"]),
             owner=props.get("hubspot_owner_id") or None,
-            status=props.get(status) or None,
+            status=props.get(self.config.property_for("status")) or None,
             locked=is_locked(props, self.config),
         )
 
@@ -97,16 +100,9 @@ class HubSpotReader:
                     raise
                 return {}  # the lead-id property is not there yet (see ``contact``): none can match
             for record in answer.get("results", []):
-                props = record.get("properties") or {}
-                lead_id = str(props.get(lead_prop) or "")
+                lead_id = str((record.get("properties") or {}).get(lead_prop) or "")
                 if lead_id:
-                    found[lead_id] = ContactMatch(
-                        crm=self.name,
-                        record_id=str(record["id"]),
-                        owner=props.get("hubspot_owner_id") or None,
-                        status=props.get(status) or None,
-                        locked=is_locked(props, self.config),
-                    )
+                    found[lead_id] = self._match(record)
         return found
 
     async def by_domain(self, domain: str) -> AccountMatch | None:

@@ -29,7 +29,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connectors.store.engine import translated
 from schemas.events import LeadRouted
@@ -157,6 +157,12 @@ def follow_up_rows(
     return rows
 
 
+async def assigned_on(conn: AsyncConnection, days: Sequence[str]) -> dict[tuple[str, str], int]:
+    """Leads each person took on each of ``days`` (their local days), read on ``conn``."""
+    rows = await conn.execute(select(assignments).where(assignments.c.day.in_(days)))
+    return {(r.member, r.day): int(r.taken) for r in rows.all()}
+
+
 def _utc(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
@@ -171,12 +177,6 @@ class FollowUps:
     """Mixed into SqlStore: queries over the tables above. Needs ``self.engine``."""
 
     engine: AsyncEngine
-
-    @translated
-    async def assigned_on(self, days: list[str]) -> dict[tuple[str, str], int]:
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(select(assignments).where(assignments.c.day.in_(days)))
-        return {(r.member, r.day): int(r.taken) for r in rows.all()}
 
     # SLAs
 

@@ -37,6 +37,7 @@ from connectors.store.migrate import prepare
 from connectors.store.routing import (
     FollowUps,
     Outgoing,
+    assigned_on,
     assignments,
     drafts,
     feedback,
@@ -302,9 +303,7 @@ class SqlStore(FollowUps):
         """Every pool's turn and today's counts (every local day in use somewhere): one snapshot."""
         async with self.engine.connect() as conn:
             turns = {r.pool: int(r.turn) for r in (await conn.execute(select(rotation))).all()}
-            days = await conn.execute(select(assignments).where(assignments.c.day.in_(local_days(now))))
-            assigned = {(r.member, r.day): int(r.taken) for r in days.all()}
-        return RotationState(turns, assigned)
+            return RotationState(turns, await assigned_on(conn, local_days(now)))
 
     @translated
     async def record_routed(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
@@ -34,6 +34,7 @@ from schemas.events import TOPIC_RECEIVED, TOPIC_ROUTED, LeadReceived, LeadRoute
 from schemas.lead import Lead
 from services import metrics, tracing
 from services.briefing import Briefer, Suggestion
+from services.consumer import DeadLetterFn, decoded
 from services.core.facts import company_facts
 from services.errors import PoisonEvent
 from services.logs import get_logger
@@ -43,7 +44,6 @@ from services.qualifier.recording import Judged, Router
 from services.tracing import stage
 
 GROUP = "leadflow-qualifier"
-DeadLetter = Callable[[Message, BaseException], Awaitable[None]]
 Item = tuple[Message, LeadReceived]
 
 
@@ -103,19 +103,14 @@ class Qualifier:
         """One message (the consume loop's per-message path): its failure is raised."""
         await self._batch([message], _raise, attempts=1)
 
-    async def handle_batch(self, messages: Sequence[Message], dead_letter: DeadLetter) -> None:
+    async def handle_batch(self, messages: Sequence[Message], dead_letter: DeadLetterFn) -> None:
         """A fetched batch: decided, recorded and published together; what fails on its own is
         dead-lettered, the rest go on."""
         await self._batch(messages, dead_letter, attempts=self._max_attempts)
 
-    async def _batch(self, messages: Sequence[Message], dead_letter: DeadLetter, *, attempts: int) -> None:
+    async def _batch(self, messages: Sequence[Message], dead_letter: DeadLetterFn, *, attempts: int) -> None:
         config = self._config()
-        items: list[Item] = []
-        for message in messages:
-            try:
-                items.append((message, self._decode(message)))
-            except PoisonEvent as exc:
-                await dead_letter(message, exc)
+        items = await decoded(messages, self._decode, dead_letter)
         # A redelivery republishes the decision already made, so a crash between recording and
         # publishing loses nothing and the rotation does not advance twice.
         stands = await self._store.decisions_for_events([received.event_id for _, received in items])
@@ -153,7 +148,7 @@ class Qualifier:
             raise PoisonEvent(f"not a LeadReceived event: {exc.error_count()} errors") from exc
 
     async def _judge(
-        self, config: LeadflowConfig, items: list[Item], dead_letter: DeadLetter, attempts: int
+        self, config: LeadflowConfig, items: list[Item], dead_letter: DeadLetterFn, attempts: int
     ) -> list[Judged]:
         """Enrich each lead (concurrently) and decide them all: what every routing attempt reuses."""
         if not items:
@@ -233,7 +228,7 @@ class Qualifier:
         return base.model_copy(update={"contact": contact})
 
     async def _evaluate(
-        self, config: LeadflowConfig, ready: list[tuple[Item, Enrichment | None]], dead_letter: DeadLetter
+        self, config: LeadflowConfig, ready: list[tuple[Item, Enrichment | None]], dead_letter: DeadLetterFn
     ) -> list[tuple[tuple[Item, Enrichment | None], tuple[Evaluation, str | None]]]:
         """The rules, then the model, for the whole batch in one call; if that raises, one lead
         at a time, so only the lead that fails is dead-lettered."""
@@ -259,7 +254,7 @@ class Qualifier:
                 out.append((one, evaluation))
             return out
 
-    async def _failed(self, message: Message, exc: BaseException, dead_letter: DeadLetter) -> None:
+    async def _failed(self, message: Message, exc: BaseException, dead_letter: DeadLetterFn) -> None:
         if not isinstance(exc, PoisonEvent | FatalConnectorError | RetriableConnectorError):
             # A bug must not stall the partition: the event goes to the DLQ with its error.
             self._log.error("handler_failed", offset=message.offset, exc_info=exc)

@@ -31,12 +31,12 @@ from connectors.errors import (
 from connectors.store.sql import SqlStore, Written
 from schemas.events import LeadRouted
 from services import metrics, tracing
+from services.consumer import DeadLetterFn, decoded
 from services.errors import PoisonEvent
 from services.logs import get_logger
 from services.tracing import stage
 
 GROUP = "leadflow-writer"
-DeadLetter = Callable[[Message, BaseException], Awaitable[None]]
 Item = tuple[Message, LeadRouted]
 
 
@@ -84,14 +84,9 @@ class Writer:
         outcome = await self.crm_of(routed).write(routed)
         self._written(routed, outcome, await self._mark([(routed, outcome)]))
 
-    async def handle_batch(self, messages: Sequence[Message], dead_letter: DeadLetter) -> None:
+    async def handle_batch(self, messages: Sequence[Message], dead_letter: DeadLetterFn) -> None:
         """A fetched batch: write it in CRM batch calls; dead-letter only what fails on its own."""
-        items: list[Item] = []
-        for message in messages:
-            try:
-                items.append((message, self._decode(message)))
-            except PoisonEvent as exc:
-                await dead_letter(message, exc)
+        items = await decoded(messages, self._decode, dead_letter)
         for round_ in rounds(items):
             by_crm: dict[str, list[Item]] = defaultdict(list)
             for item in round_:
@@ -102,7 +97,7 @@ class Writer:
                     crm = self.crm_of(group_items[0][1])
                     group.create_task(self._write_all(crm, group_items, dead_letter))
 
-    async def _write_all(self, crm: CrmWriter, items: list[Item], dead_letter: DeadLetter) -> None:
+    async def _write_all(self, crm: CrmWriter, items: list[Item], dead_letter: DeadLetterFn) -> None:
         for chunk in chunks(items, max(1, crm.max_batch)):
             results = await self._write_chunk(crm, [routed for _, routed in chunk])
             done: list[tuple[Message, LeadRouted, WriteOutcome]] = []
