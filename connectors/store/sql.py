@@ -134,6 +134,17 @@ scores = Table(
 )
 
 
+# PostgreSQL plans ``(source, event_id) IN ((..), ..)`` from statistics that lag a table growing
+# by thousands of rows a second: with every key sharing one source it scanned the index on source
+# alone and filtered every row of it (30 ms a statement at 60,000 claims, and rising). Joined to
+# the keys as arrays it is one statement shape, looked up by the whole primary key (0.2 ms).
+CONFIRM_JOINED = text(
+    "UPDATE inbound_events AS t SET state = 'published'"
+    " FROM unnest(CAST(:sources AS varchar[]), CAST(:event_ids AS varchar[])) AS k(source, event_id)"
+    " WHERE t.source = k.source AND t.event_id = k.event_id"
+)
+
+
 def padded(rows: Sequence[Any]) -> list[Any]:
     """``rows`` up to the next power of two by repeating the last (an INSERT ... ON CONFLICT DO
     NOTHING skips the repeats; an IN list ignores them). A multi-row statement's text depends on
@@ -615,6 +626,10 @@ class SqlStore(FollowUps):
         if not keys:
             return
         async with self._autocommit.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                sources, event_ids = zip(*keys, strict=True)
+                await conn.execute(CONFIRM_JOINED, {"sources": list(sources), "event_ids": list(event_ids)})
+                return
             await conn.execute(
                 update(inbound)
                 .where(tuple_(inbound.c.source, inbound.c.event_id).in_(padded(keys)))
