@@ -57,10 +57,13 @@ async def run(settings: Settings, crm: str, selection: Selection, accounts: bool
                 reader, selection, container.config.icp, page_size=page_size, progress=progress
             )
         publisher = Publisher(container.bus, container.store)
-        return await requalify_records(
-            reader, publisher, selection, config_version=container.config.version,
-            now=datetime.now(UTC), page_size=page_size, progress=progress,
-        )  # fmt: skip
+        try:
+            return await requalify_records(
+                reader, publisher, selection, config_version=container.config.version,
+                now=datetime.now(UTC), page_size=page_size, progress=progress,
+            )  # fmt: skip
+        finally:
+            await publisher.close()
     finally:
         await container.close()
 

@@ -263,6 +263,7 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await app.state.publisher.close()
             await container.close()
             if provider is not None:
                 provider.shutdown()  # flushes the spans still queued

@@ -16,8 +16,9 @@ class Coalescer(Generic[T, R]):
     """``await submit(item)`` gives ``run``'s result for that item; ``run`` takes a list of items
     and returns one result per item, in order. One call is in flight at a time.
 
-    When a call of several items fails, each is tried again alone (concurrently), so one bad item
-    (say, an id too long for its column) fails only its own request.
+    When a call fails, each of its items is tried again alone (concurrently), so one bad item
+    (say, an id too long for its column) fails only its own request, and a lone item survives a
+    connection the server had dropped (the first statement on it fails; the retry gets a new one).
     """
 
     def __init__(self, run: Callable[[Sequence[T]], Awaitable[Sequence[R]]], max_batch: int = 500) -> None:
@@ -45,16 +46,16 @@ class Coalescer(Generic[T, R]):
                 future.cancel()
             self._pending.clear()
 
-    async def _call(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+    async def _call(self, batch: list[tuple[T, asyncio.Future[R]]], retry: bool = True) -> None:
         try:
             results = await self._run([item for item, _ in batch])
             if len(results) != len(batch):
                 raise RuntimeError(f"{len(results)} results for {len(batch)} items")
         except Exception as exc:
-            if len(batch) == 1:
+            if not retry:
                 _settle(batch[0][1], exc)
                 return
-            await asyncio.gather(*(self._call([one]) for one in batch))
+            await asyncio.gather(*(self._call([one], retry=False) for one in batch))
             return
         except BaseException:
             for _, future in batch:

@@ -79,6 +79,7 @@ class Publisher:
         self._recent: TTLCache[tuple[str, str], str] = TTLCache(maxsize=100_000, ttl=3600)
         self._claims: Coalescer[InboundClaim, Claim] = Coalescer(self._claim_many)
         self._confirms: Coalescer[tuple[str, str], None] = Coalescer(self._confirm_many)
+        self._confirming: set[asyncio.Task[None]] = set()
 
     async def _claim_many(self, claims: Sequence[InboundClaim]) -> list[Claim]:
         return await self._store.claim_inbound_many(claims, STALE_CLAIM)
@@ -138,9 +139,25 @@ class Publisher:
         except BaseException:
             await self._store.release_inbound(item.source, item.source_event_id)
             raise
-        await self._confirms.submit((item.source, item.source_event_id))
-        self._recent[(item.source, item.source_event_id)] = content
+        key = (item.source, item.source_event_id)
+        self._recent[key] = content
+        # The event is on the bus: the answer need not wait for the claim's confirmation too.
+        confirming = asyncio.create_task(self._confirm(key))
+        self._confirming.add(confirming)
+        confirming.add_done_callback(self._confirming.discard)
         return Outcome.PUBLISHED
+
+    async def _confirm(self, key: tuple[str, str]) -> None:
+        try:
+            await self._confirms.submit(key)
+        except Exception as exc:
+            # The claim stays pending: after STALE_CLAIM the sender's retry (if any) is published
+            # again, and the qualifier's dedupe by event id keeps it to one decision.
+            log.warning("confirm_failed", source=key[0], error=exc.__class__.__name__)
+
+    async def close(self) -> None:
+        """Wait for the confirmations still in flight (at shutdown, before the store closes)."""
+        await asyncio.gather(*self._confirming, return_exceptions=True)
 
     async def _send(self, item: Inbound) -> None:
         await self._bus.publish(item.topic, item.key, item.event.model_dump_json().encode())

@@ -9,6 +9,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.bus.memory import MemoryBus
 from connectors.errors import StoreUnavailable
@@ -98,8 +100,49 @@ async def test_through_the_publisher_a_bad_id_fails_only_its_own_delivery(postgr
         results = await asyncio.gather(*(publisher.publish(i, now) for i in items), return_exceptions=True)
         again = await publisher.publish(items[0], now)
     finally:
+        await publisher.close()
         await store.close()
     assert isinstance(results[1], StoreUnavailable)
     assert [results[i] for i in (0, 2, 3)] == [Outcome.PUBLISHED] * 3
     assert len(bus.values(TOPIC_RECEIVED)) == 3
     assert again is Outcome.DUPLICATE
+
+
+async def test_deliveries_are_published_after_the_server_drops_the_claims_connections(
+    postgres_url: str,
+) -> None:
+    """The claims' pool pings no connection before use: when the server has dropped them (a
+    restart, a failover), the statement in flight fails, the pool is discarded, and each of its
+    deliveries (a lone one too) is claimed again alone on a fresh connection: none of them fails."""
+    now = datetime.now(UTC)
+    lead = Lead.model_validate({"source": "bench", "person": {"email": "ana@acme.example"}})
+    store = SqlStore(make_engine(postgres_url))
+    await store.start()
+    bus = MemoryBus()
+    publisher = Publisher(bus, store)
+    killer = make_engine(postgres_url)
+    try:
+        assert await publisher.publish(lead_inbound("bench", "warm", lead, now), now) is Outcome.PUBLISHED
+        await drop_connections(killer)
+        alone = await publisher.publish(lead_inbound("bench", "alone", lead, now), now)
+        await drop_connections(killer)
+        items = [lead_inbound("bench", i, lead, now) for i in ("a", "b", "c", "d")]
+        together = await asyncio.gather(*(publisher.publish(i, now) for i in items))
+    finally:
+        await publisher.close()
+        await killer.dispose()
+        await store.close()
+    assert (alone, together) == (Outcome.PUBLISHED, [Outcome.PUBLISHED] * 4)
+    assert len(bus.values(TOPIC_RECEIVED)) == 6
+
+
+async def drop_connections(engine: AsyncEngine) -> None:
+    """What a server restart does to the store's connections: it ends them."""
+    async with engine.connect() as conn:
+        dropped = await conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        assert dropped.all()  # the store's connections were there, and are gone now

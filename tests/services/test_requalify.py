@@ -59,6 +59,7 @@ async def test_local_records_are_published_once_and_locked_ones_skipped(tmp_path
     assert (again.published, again.duplicates) == (0, 2)  # a repeat run publishes nothing
     newer = await requalify_records(crm, publisher, Selection(ids=("lead-1",)), config_version="v2", now=NOW)
     assert newer.published == 1  # new rules: requalified
+    await publisher.close()
     await store.close()
 
 
@@ -79,10 +80,12 @@ async def test_salesforce_leads_and_accounts_through_the_fake(tmp_path: Path) ->
             "Account", Name="Acme Logistics", Industry="Logistics", NumberOfEmployees=150, BillingCountry="ES"
         )
         bus = MemoryBus()
+        publisher = Publisher(bus, store)
         counts = await requalify_records(
-            h.crm, Publisher(bus, store), Selection(query="Company = 'Acme'"), config_version=config.version,
+            h.crm, publisher, Selection(query="Company = 'Acme'"), config_version=config.version,
             now=NOW, page_size=2,
         )  # fmt: skip
+        await publisher.close()
         assert (counts.read, counts.published, counts.locked) == (7, 6, 1)
         events = [LeadReceived.model_validate_json(v) for v in bus.values(TOPIC_RECEIVED)]
         assert {e.lead.source for e in events} == {"salesforce"}
