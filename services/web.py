@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -245,6 +246,10 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
         container = await (build() if build else bootstrap(settings))
         app.state.container = container
         app.state.publisher = Publisher(container.bus, container.store)
+        # What start-up built (modules, config, the firmographic table, the model) lives as long
+        # as the process: out of the collector's sight, so a full collection walks only what
+        # requests made (it walked it all: 300-650 ms pauses, the intake's p99 under load).
+        gc.freeze()
         stop = asyncio.Event()
         tasks = [asyncio.create_task(loop.run(stop)) for loop in workers_for(container, roles)]
         if "intake" in roles:

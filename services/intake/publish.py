@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from cachetools import TTLCache
-
 from connectors.bus import Bus
 from connectors.store.sql import Claim, InboundClaim, SqlStore
 from schemas.events import MAX_EVENT_ID, TOPIC_FEEDBACK, TOPIC_RECEIVED, LeadFeedback, LeadReceived
 from schemas.lead import Lead, lead_id_for
 from services.errors import Busy, Malformed, Replayed
 from services.intake.coalesce import Coalescer
+from services.intake.recent import RecentDeliveries
 from services.logs import get_logger
 
 log = get_logger(component="intake")
@@ -76,7 +75,7 @@ class Publisher:
         self._inflight: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
         # Events this process published lately, with their digest: a sender's retry storm is
         # answered from memory instead of a store transaction each. The store stays the truth.
-        self._recent: TTLCache[tuple[str, str], str] = TTLCache(maxsize=100_000, ttl=3600)
+        self._recent = RecentDeliveries(ttl=1800, maxsize=100_000)
         self._claims: Coalescer[InboundClaim, Claim] = Coalescer(self._claim_many)
         self._confirms: Coalescer[tuple[str, str], None] = Coalescer(self._confirm_many)
         self._confirming: set[asyncio.Task[None]] = set()
@@ -95,7 +94,7 @@ class Publisher:
             return Outcome.PUBLISHED
         key = (item.source, item.source_event_id)
         content = digest(item)
-        seen = self._recent.get(key)
+        seen = self._recent.get(*key)
         if seen is not None:
             if seen != content:
                 raise Replayed(f"event id '{item.source_event_id}' was already used for different content")
@@ -126,7 +125,7 @@ class Publisher:
         if claim is Claim.CONFLICT:
             raise Replayed(f"event id '{item.source_event_id}' was already used for different content")
         if claim is Claim.DUPLICATE:
-            self._recent[(item.source, item.source_event_id)] = content
+            self._recent.put(item.source, item.source_event_id, content)
             log.info("duplicate", source=item.source, event_id=item.event.event_id, outcome="duplicate")
             return Outcome.DUPLICATE
         if claim is Claim.IN_PROGRESS:
@@ -140,7 +139,7 @@ class Publisher:
             await self._store.release_inbound(item.source, item.source_event_id)
             raise
         key = (item.source, item.source_event_id)
-        self._recent[key] = content
+        self._recent.put(*key, content)
         # The event is on the bus: the answer need not wait for the claim's confirmation too.
         confirming = asyncio.create_task(self._confirm(key))
         self._confirming.add(confirming)
