@@ -82,6 +82,7 @@ def make_bus(settings: Settings) -> Bus:
             idempotence=settings.kafka_idempotence,
             partitions=settings.kafka_partitions,
             replication=settings.kafka_replication,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         )
         return KafkaBus(kafka, topics=ALL_TOPICS)
     return SqliteBus(settings.data_dir / "bus.db")

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     kafka_idempotence: bool = True  # off only for brokers without it (the Tansu test broker)
     kafka_partitions: int = Field(default=6, ge=1)
     kafka_replication: int = Field(default=3, ge=1)  # 1 only for a single-broker dev setup
+    kafka_fetch_max_wait_ms: int = Field(default=50, ge=1, le=10_000)  # see KafkaSettings
     # SQLAlchemy async URL; default SQLite under data_dir. Secret: it usually holds a password.
     database_url: SecretStr | None = None
     database_pool_size: int = Field(default=5, ge=1)  # connections kept per process (PostgreSQL)

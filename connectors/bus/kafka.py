@@ -32,6 +32,11 @@ class KafkaSettings:
     replication: int = 3
     publish_timeout: float = 10.0
     client_id: str = "leadflow"
+    # How long the broker may hold a fetch that finds nothing new. Apache Kafka answers as soon
+    # as a record arrives, so there this only sets how often an idle consumer asks; Tansu holds
+    # every fetch to its deadline, which at aiokafka's 500 ms put 130 ms at p50 and 250 ms at
+    # p99 on each hop (50 ms: 10 and 30).
+    fetch_max_wait_ms: int = 50
 
 
 class KafkaBus:
@@ -137,6 +142,7 @@ class KafkaBus:
             enable_auto_commit=False,  # commit only after side effects are done
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            fetch_max_wait_ms=self._settings.fetch_max_wait_ms,
         )
         wrapper = KafkaConsumer(consumer)
         try:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
     func,
     select,
 )
@@ -79,6 +80,11 @@ crm_drafts = Table(
 )
 
 
+# What a write sets on a record (all but the key, the lock and the write count).
+RECORD_FIELDS = ("name", "company", "tier", "score", "reasons", "config_version", "model_version",
+                 "last_event_id", "updated_at", "status", "owner", "queue")  # fmt: skip
+
+
 class LocalCrm:
     name = "local"
     max_batch = 100
@@ -109,71 +115,90 @@ class LocalCrm:
             return []
         try:
             async with self._engine.begin() as conn:
-                return [await self._write_in(conn, routed) for routed in batch]
+                if len({r.lead_id for r in batch}) < len(batch):
+                    # One lead twice: its writes must follow each other, one event at a time.
+                    return [await self._write_in(conn, routed) for routed in batch]
+                return list(await self._write_batch_in(conn, batch))
         except DRIVER_ERRORS:
             return await write_each(self, batch)
+
+    async def _write_batch_in(self, conn: AsyncConnection, batch: Sequence[LeadRouted]) -> list[WriteOutcome]:
+        """Events of different leads, a statement per step for all of them (not four per event).
+        The note is the write marker, taken first: of two writers racing on one event (a
+        rebalance), the second waits on the first's row and then inserts nothing, and an event
+        already written is skipped, even an older one redelivered after a newer one. Then the
+        new events' drafts (in the note's transaction: both or neither), whether their records
+        exist or are locked, and the records."""
+        now = {r.event_id: datetime.now(r.decided_at.tzinfo) for r in batch}
+        noted = await conn.execute(
+            self._insert(notes).on_conflict_do_nothing(index_elements=["event_id"]).returning(notes.c.event_id),
+            [{"event_id": r.event_id, "lead_id": r.lead_id, "body": r.briefing, "created_at": now[r.event_id]}
+             for r in batch],
+        )  # fmt: skip
+        new_ids = set(noted.scalars().all())
+        new = [r for r in batch if r.event_id in new_ids]
+        drafted = [
+            {"event_id": r.event_id, "lead_id": r.lead_id, "owner": r.routing.owner, "subject": draft.subject,
+             "body": draft.body, "created_at": now[r.event_id]}
+            for r in new
+            if (draft := r.routing.draft) is not None
+        ]  # fmt: skip
+        if drafted:
+            await conn.execute(
+                self._insert(crm_drafts).on_conflict_do_nothing(index_elements=["event_id"]), drafted
+            )
+        locked: dict[str, bool] = {}
+        if new:
+            found = await conn.execute(
+                select(records.c.lead_id, records.c.locked).where(
+                    records.c.lead_id.in_([r.lead_id for r in new])
+                )
+            )
+            locked = {lead_id: bool(flag) for lead_id, flag in found.all()}
+            await conn.execute(self._upsert_records(), [self._record_row(r, now[r.event_id]) for r in new])
+
+        def action(routed: LeadRouted) -> WriteAction:
+            if routed.event_id not in new_ids:
+                return WriteAction.UNCHANGED
+            if routed.lead_id not in locked:
+                return WriteAction.CREATED
+            return WriteAction.LOCKED if locked[routed.lead_id] else WriteAction.UPDATED
+
+        return [WriteOutcome(self.name, r.lead_id, action(r)) for r in batch]
+
+    def _upsert_records(self) -> Any:
+        """Insert a record, or update it; a locked one keeps its status, owner and queue, decided
+        in the statement itself (so also against a lock set after the batch read it)."""
+        stmt = self._insert(records)
+        kept = {
+            name: case((records.c.locked, records.c[name]), else_=stmt.excluded[name])
+            for name in ("status", "owner", "queue")
+        }
+        updated = {name: stmt.excluded[name] for name in RECORD_FIELDS if name not in kept}
+        return stmt.on_conflict_do_update(
+            index_elements=["lead_id"], set_={**updated, **kept, "writes": records.c.writes + 1}
+        )
+
+    @staticmethod
+    def _record_row(routed: LeadRouted, now: datetime) -> dict[str, Any]:
+        return {
+            "lead_id": routed.lead_id, "locked": False, "writes": 1,
+            "name": routed.lead.person.name,
+            "company": routed.lead.company.name or routed.lead.company.domain,
+            "tier": routed.evaluation.tier, "score": routed.evaluation.score,
+            "reasons": list(routed.evaluation.reasons), "config_version": routed.config_version,
+            "model_version": routed.model_version, "last_event_id": routed.event_id, "updated_at": now,
+            "status": routed.evaluation.status.value, "owner": routed.routing.owner,
+            "queue": routed.routing.queue,
+        }  # fmt: skip
 
     async def _write(self, routed: LeadRouted) -> WriteOutcome:
         async with self._engine.begin() as conn:
             return await self._write_in(conn, routed)
 
     async def _write_in(self, conn: AsyncConnection, routed: LeadRouted) -> WriteOutcome:
-        now = datetime.now(routed.decided_at.tzinfo)
-        # The note is the write marker, taken first: of two writers racing on one event
-        # (a rebalance), the second waits on the first's row and then inserts nothing. Any
-        # event already written is skipped, even an older one redelivered after a newer one.
-        noted = await conn.execute(
-            self._insert(notes)
-            .values(event_id=routed.event_id, lead_id=routed.lead_id, body=routed.briefing, created_at=now)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-        )
-        if noted.rowcount != 1:
-            return WriteOutcome(self.name, routed.lead_id, WriteAction.UNCHANGED)
-        draft = routed.routing.draft
-        if draft is not None:  # in the note's transaction: both or neither
-            await conn.execute(
-                self._insert(crm_drafts)
-                .values(
-                    event_id=routed.event_id,
-                    lead_id=routed.lead_id,
-                    owner=routed.routing.owner,
-                    subject=draft.subject,
-                    body=draft.body,
-                    created_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["event_id"])
-            )
-        current = (
-            (await conn.execute(select(records).where(records.c.lead_id == routed.lead_id)))
-            .mappings()
-            .first()
-        )
-        locked = bool(current and current["locked"])
-        values: dict[str, Any] = {
-            "name": routed.lead.person.name,
-            "company": routed.lead.company.name or routed.lead.company.domain,
-            "tier": routed.evaluation.tier,
-            "score": routed.evaluation.score,
-            "reasons": list(routed.evaluation.reasons),
-            "config_version": routed.config_version,
-            "model_version": routed.model_version,
-            "last_event_id": routed.event_id,
-            "updated_at": now,
-        }
-        if not locked:
-            values |= {
-                "status": routed.evaluation.status.value,
-                "owner": routed.routing.owner,
-                "queue": routed.routing.queue,
-            }
-        stmt = self._insert(records).values(lead_id=routed.lead_id, locked=False, writes=1, **values)
-        await conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["lead_id"], set_={**values, "writes": records.c.writes + 1}
-            )
-        )
-        action = WriteAction.LOCKED if locked else WriteAction.UPDATED if current else WriteAction.CREATED
-        return WriteOutcome(self.name, routed.lead_id, action)
+        [outcome] = await self._write_batch_in(conn, [routed])
+        return outcome
 
     async def forget(self, email: str) -> None:
         """Delete the person's record and notes (their lead id is derived from the email)."""

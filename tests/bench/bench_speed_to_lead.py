@@ -10,7 +10,8 @@ seconds, first with the local CRM, then with the HubSpot fake (tests/fakes/hubsp
 enforcing 190 requests per 10 s, which the qualifier (lookups) and the writer share 0.2 : 0.8
 (LEADFLOW_CRM_BUDGET_SHARE). For every accepted lead the store's ``received_at`` (stamped
 by the intake) and ``written_at`` (stamped by the writer) give the received-to-written time;
-``backlog_at_end`` is how many accepted leads were not yet written when the load stopped. The
+``backlog_at_end`` is how many accepted leads were not yet written when the load stopped;
+``received_to_decided`` (the store's ``decided_at``) splits the time at the qualifier. The
 baseline, in the same run, is the local CRM at ``--baseline-rate``. Prints one JSON object.
 """
 
@@ -187,19 +188,28 @@ async def load(port: int, rate: float, seconds: float, tag: str) -> tuple[list[s
     return accepted, statuses, lateness
 
 
-async def written_times(database: str, lead_ids: list[str]) -> dict[str, float]:
+async def written_times(database: str, lead_ids: list[str]) -> dict[str, tuple[float, float]]:
+    """Per written lead: (received to written, received to decided), in seconds."""
     engine = make_engine(database)
+    columns = (
+        leads_table.c.lead_id,
+        leads_table.c.received_at,
+        leads_table.c.decided_at,
+        leads_table.c.written_at,
+    )
     try:
-        out: dict[str, float] = {}
+        out: dict[str, tuple[float, float]] = {}
         async with engine.connect() as conn:
             for i in range(0, len(lead_ids), 5000):
                 rows = await conn.execute(
-                    select(leads_table.c.lead_id, leads_table.c.received_at, leads_table.c.written_at).where(
+                    select(*columns).where(
                         leads_table.c.lead_id.in_(lead_ids[i : i + 5000]),
                         leads_table.c.written_at.is_not(None),
                     )
                 )
-                out |= {r[0]: (r[2] - r[1]).total_seconds() for r in rows.all()}
+                out |= {
+                    r[0]: ((r[3] - r[1]).total_seconds(), (r[2] - r[1]).total_seconds()) for r in rows.all()
+                }
         return out
     finally:
         await engine.dispose()
@@ -231,7 +241,8 @@ async def phase(
                 times = await written_times(database, accepted)
         finally:
             await asyncio.to_thread(stack.stop)
-    values = sorted(times.values())
+    values = sorted(total for total, _ in times.values())
+    decided = sorted(until for _, until in times.values())
     result: dict[str, Any] = {
         "crm": crm,
         "rate_per_second": rate,
@@ -246,6 +257,8 @@ async def phase(
         "p95_s": quantile(values, 0.95),
         "p99_s": quantile(values, 0.99),
         "max_s": round(values[-1], 3) if values else None,
+        # Where the time went: intake and qualifier (received to decided); the rest is the writer's.
+        "received_to_decided": {"p50_s": quantile(decided, 0.5), "p99_s": quantile(decided, 0.99)},
     }
     if fake is not None:
         result["hubspot_requests"] = fake.requests

@@ -50,3 +50,18 @@ def test_a_process_takes_its_share_of_the_crm_accounts_budget(
     assert crm.guard.limits.requests == 47  # a quarter of 190 a 10 s, rounded down
     with pytest.raises(ValueError, match="less than or equal to 1"):
         Settings.load(crm_budget_share=1.5)
+
+
+def test_the_kafka_fetch_wait_is_read_from_the_environment_into_the_bus(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from connectors.bus.kafka import KafkaBus
+    from services.bootstrap import make_bus
+
+    monkeypatch.setenv("LEADFLOW_BUS", "kafka")
+    monkeypatch.setenv("LEADFLOW_KAFKA_FETCH_MAX_WAIT_MS", "20")
+    bus = make_bus(Settings())
+    assert isinstance(bus, KafkaBus)
+    assert bus._settings.fetch_max_wait_ms == 20  # what its consumers are built with
+    monkeypatch.delenv("LEADFLOW_KAFKA_FETCH_MAX_WAIT_MS")
+    assert Settings().kafka_fetch_max_wait_ms == 50

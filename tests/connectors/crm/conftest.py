@@ -24,8 +24,9 @@ from schemas.events import LeadRouted
 from tests.connectors.crm.salesforce_fixture import USERS, salesforce_harness
 from tests.fakes.hubspot import HubSpotFake, running
 from tests.fakes.salesforce import VERSION
+from tests.servers import postgres_database
 
-CRMS = ["local", "hubspot", "salesforce"]
+CRMS = ["local", "local-postgresql", "hubspot", "salesforce"]
 OWNERS = {"ana": "70001", "ben": "70002"}  # routing.yaml member -> HubSpot owner id (crm.yaml)
 FAST = Limits(requests=1000, window_seconds=1.0, max_attempts=3, backoff_base=0.01, backoff_cap=0.05,
               breaker_reset_seconds=0.2)  # fmt: skip
@@ -56,8 +57,9 @@ class Harness:
     refused: Callable[[LeadRouted], LeadRouted] | None
 
 
-async def _local(tmp_path: Path) -> AsyncIterator[Harness]:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}")
+async def _local(url: str) -> AsyncIterator[Harness]:
+    """The local CRM on the embedded SQLite, or on PostgreSQL as at scale (its statements differ)."""
+    engine = make_engine(url)
     crm = LocalCrm(engine)
     await crm.start()
 
@@ -79,6 +81,12 @@ async def _local(tmp_path: Path) -> AsyncIterator[Harness]:
     yield Harness("local", crm, record, notes, lock, lambda owner: owner, drafts, None)
     await crm.close()
     await engine.dispose()
+
+
+async def _local_postgresql(server_url: str) -> AsyncIterator[Harness]:
+    async with postgres_database(server_url) as url:
+        async for harness in _local(url):
+            yield harness
 
 
 async def _hubspot() -> AsyncIterator[Harness]:
@@ -174,7 +182,12 @@ async def _salesforce() -> AsyncIterator[Harness]:
 
 @pytest.fixture(params=CRMS)
 async def crm(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
-    factories = {"local": lambda: _local(tmp_path), "hubspot": _hubspot, "salesforce": _salesforce}
+    factories = {
+        "local": lambda: _local(f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}"),
+        "local-postgresql": lambda: _local_postgresql(request.getfixturevalue("postgres_server_url")),
+        "hubspot": _hubspot,
+        "salesforce": _salesforce,
+    }
     factory = factories[request.param]()
     async for harness in factory:
         yield harness
