@@ -171,9 +171,14 @@ class Qualifier:
                 ready.append((item, result))
         evaluations = await self._evaluate(config, ready, dead_letter)
         roster = await self._roster.owners() if self._roster else {}
-        suggestions = await asyncio.gather(
-            *(self._suggest(one, evaluation) for one, (evaluation, _) in evaluations)
-        )
+        suggestions: Sequence[Suggestion | BaseException]
+        if self._briefer is None or not self._briefer.asks_llm:
+            # No LLM: the template's own angle for all, without a task per lead to say so.
+            suggestions = [Suggestion()] * len(evaluations)
+        else:
+            suggestions = await asyncio.gather(
+                *(self._suggest(one, evaluation) for one, (evaluation, _) in evaluations)
+            )
         judged = []
         for (((message, received), enrichment), (evaluation, version)), suggestion in zip(
             evaluations, suggestions, strict=True
