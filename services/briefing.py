@@ -100,14 +100,24 @@ class Briefer:
                 await client.aclose()
         return Suggestion(answer.get("angle"), answer.get("next_step"), by="llm")
 
+    @property
+    def asks_llm(self) -> bool:
+        """Whether ``suggest`` asks the LLM; when not, it returns the template's Suggestion()."""
+        return self._config.llm.enabled
+
     def render(self, context: BriefingContext, fallback: str) -> str:
+        text = self._rendered(context)
+        return fallback if text is None else text
+
+    def _rendered(self, context: BriefingContext) -> str | None:
+        """The template's text, or None when there is none or it fails (use the built-in text)."""
         if self._template is None:
-            return fallback
+            return None
         try:
             text = self._template.render(**dict(context))
         except TemplateError as exc:
             log.warning("briefing_template_failed", error=exc.__class__.__name__)
-            return fallback
+            return None
         text = "\n".join(line.rstrip() for line in text.strip().splitlines())
         limit = self._config.max_chars
         return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
@@ -131,7 +141,9 @@ class Briefer:
             next_step=suggestion.next_step,
             suggested_by=suggestion.by,
         )
-        return self.render(context, briefing(lead, evaluation, routing))
+        text = self._rendered(context)
+        # The built-in text only when it is used: it was ~3% of a lead's CPU, made every time.
+        return briefing(lead, evaluation, routing) if text is None else text
 
 
 def _parse(payload: Any) -> dict[str, str]:

@@ -25,7 +25,7 @@ from connectors.errors import BusUnavailable, ConnectorError
 from schemas.enrichment import Enrichment
 from schemas.events import TOPIC_DLQ, TOPIC_FEEDBACK, TOPIC_RECEIVED, TOPIC_ROUTED
 from schemas.lead import Lead
-from services import metrics, tracing
+from services import heap, metrics, tracing
 from services.bootstrap import Container, bootstrap
 from services.briefing import Briefer
 from services.consumer import ConsumerLoop
@@ -264,7 +264,8 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
             tasks.append(asyncio.create_task(reloader.run(stop)))
         log.info("started", roles=list(roles), bus=settings.bus, config_version=container.config.version)
         try:
-            yield
+            with heap.settled():  # start-up is done: what it made lives as long as the app
+                yield
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)

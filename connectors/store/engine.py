@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from connectors.errors import StoreUnavailable
+from connectors.store.json_text import serialise
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -76,6 +77,7 @@ def make_engine(url: str | URL, pool: PoolSettings | None = None, *, autocommit:
             pool_size=pool.size,
             max_overflow=pool.max_overflow,
             pool_timeout=pool.timeout,
+            json_serializer=serialise,  # pre-serialised decisions stored as they are
             **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
         )
 
@@ -87,7 +89,7 @@ def make_engine(url: str | URL, pool: PoolSettings | None = None, *, autocommit:
             return statement, _without_nul(parameters)
 
         return engine
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, json_serializer=serialise)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from connectors.bus import Message
 from connectors.errors import RetriableConnectorError
@@ -49,6 +50,14 @@ class Judged:
         return self.received.event_id
 
 
+class Stood(NamedTuple):
+    """A decision that stands, with its JSON when this call made and recorded it (None when
+    another worker recorded one first): the bytes stored are the bytes published."""
+
+    routed: LeadRouted
+    body: str | None = None
+
+
 class Router:
     def __init__(self, store: SqlStore, clock: Callable[[], datetime], briefer: Briefer | None) -> None:
         self._store, self._clock, self._briefer = store, clock, briefer
@@ -58,12 +67,12 @@ class Router:
 
     async def route_and_record(
         self, config: LeadflowConfig, judged: list[Judged]
-    ) -> tuple[list[LeadRouted], list[tuple[Judged, BaseException]]]:
+    ) -> tuple[list[Stood], list[tuple[Judged, BaseException]]]:
         """Route the batch from one rotation read and record it in one transaction; when another
         replica moved a pool first, read again and route what is left anew. The decisions that
         stand, in order, and the leads whose routing raised (to dead-letter), with their error."""
         failed: dict[str, BaseException] = {}
-        decided: dict[str, LeadRouted] = {}
+        decided: dict[str, Stood] = {}
         spans = [(j.message.headers, {"lead_id": j.received.lead_id}) for j in judged]
         with tracing.stages("route", spans) as opened:
             async with self._lock:
@@ -71,11 +80,12 @@ class Router:
                 for attempt in range(ROTATION_ATTEMPTS):
                     if attempt:
                         # Some of them may have been decided by another worker meanwhile.
-                        decided |= await self._store.decisions_for_events([j.event_id for j in pending])
+                        earlier = await self._store.decisions_for_events([j.event_id for j in pending])
+                        decided |= {event_id: Stood(routed) for event_id, routed in earlier.items()}
                     pending = [j for j in pending if j.event_id not in decided and j.event_id not in failed]
                     stands = await self._attempt(config, pending, failed) if pending else []
                     if stands is not None:
-                        decided |= {routed.event_id: routed for routed in stands}
+                        decided |= {stood.routed.event_id: stood for stood in stands}
                         break
                     await asyncio.sleep(random.uniform(0, 0.005 * min(attempt + 1, 10)))
                 else:
@@ -84,13 +94,13 @@ class Router:
                     )
             for span, j in zip(opened, judged, strict=True):
                 if j.event_id in decided:
-                    span.set_attribute("rule_id", decided[j.event_id].routing.rule_id)
+                    span.set_attribute("rule_id", decided[j.event_id].routed.routing.rule_id)
         stands = [decided[j.event_id] for j in judged if j.event_id in decided]
         return stands, [(j, failed[j.event_id]) for j in judged if j.event_id in failed]
 
     async def _attempt(
         self, config: LeadflowConfig, judged: list[Judged], failed: dict[str, BaseException]
-    ) -> list[LeadRouted] | None:
+    ) -> list[Stood] | None:
         """Route each lead from the store's rotation state as the leads before it left it, and
         record them all; None when another decision moved a pool first. A lead whose routing
         raises goes into ``failed`` instead."""
@@ -109,8 +119,13 @@ class Router:
             if take is not None:
                 turns[take.pool] = take.turn
                 assigned[(take.member, take.day)] = assigned.get((take.member, take.day), 0) + 1
-            recordings.append(Recording(event, take, notes))
-        return await self._store.record_routed_many(recordings)
+            recordings.append(Recording(event, take, notes, body=event.model_dump_json()))
+        stands = await self._store.record_routed_many(recordings)
+        if stands is None:
+            return None
+        # The store hands back our own object where our decision was recorded.
+        return [Stood(routed, r.body if routed is r.routed else None)
+                for routed, r in zip(stands, recordings, strict=True)]  # fmt: skip
 
     def _routed(
         self, config: LeadflowConfig, judged: Judged, now: datetime, state: RotationState

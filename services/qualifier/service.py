@@ -45,6 +45,7 @@ from services.tracing import stage
 
 GROUP = "leadflow-qualifier"
 Item = tuple[Message, LeadReceived]
+Outcome = tuple[Message, LeadRouted, str | None]  # the decision to publish, and its JSON if made here
 
 
 class Enricher(Protocol):
@@ -119,15 +120,19 @@ class Qualifier:
             if received.event_id not in stands:
                 new.setdefault(received.event_id, (message, received))  # one decision per event
         judged = await self._judge(config, list(new.values()), dead_letter, attempts)
+        bodies: dict[str, str] = {}  # the JSON recorded, published as it is
         if judged:
             decided, failed = await self._router.route_and_record(config, judged)
             for one, error in failed:
                 await self._failed(one.message, error, dead_letter)
-            for routed in decided:
+            for routed, body in decided:
                 metrics.decided(routed.evaluation.status.value, routed.evaluation.tier)
+                if body is not None:
+                    bodies[routed.event_id] = body
             # If another worker decided one of them meanwhile, its decision stands, not ours.
-            stands.update((routed.event_id, routed) for routed in decided)
-        await self._publish([(message, stands[r.event_id]) for message, r in items if r.event_id in stands])
+            stands.update((routed.event_id, routed) for routed, _ in decided)
+        done = [(message, r.event_id) for message, r in items if r.event_id in stands]
+        await self._publish([(message, stands[event_id], bodies.get(event_id)) for message, event_id in done])
 
     async def decide_and_record(self, received: LeadReceived) -> LeadRouted:
         """Decide one event and record it, without publishing (for tools and tests); the
@@ -138,7 +143,7 @@ class Qualifier:
         decided, failed = await self._router.route_and_record(config, [judged])
         for _, error in failed:
             raise error
-        [routed] = decided
+        [(routed, _)] = decided
         return routed
 
     def _decode(self, message: Message) -> LeadReceived:
@@ -166,9 +171,14 @@ class Qualifier:
                 ready.append((item, result))
         evaluations = await self._evaluate(config, ready, dead_letter)
         roster = await self._roster.owners() if self._roster else {}
-        suggestions = await asyncio.gather(
-            *(self._suggest(one, evaluation) for one, (evaluation, _) in evaluations)
-        )
+        suggestions: Sequence[Suggestion | BaseException]
+        if self._briefer is None or not self._briefer.asks_llm:
+            # No LLM: the template's own angle for all, without a task per lead to say so.
+            suggestions = [Suggestion()] * len(evaluations)
+        else:
+            suggestions = await asyncio.gather(
+                *(self._suggest(one, evaluation) for one, (evaluation, _) in evaluations)
+            )
         judged = []
         for (((message, received), enrichment), (evaluation, version)), suggestion in zip(
             evaluations, suggestions, strict=True
@@ -260,21 +270,21 @@ class Qualifier:
             self._log.error("handler_failed", offset=message.offset, exc_info=exc)
         await dead_letter(message, exc)
 
-    async def _publish(self, done: list[tuple[Message, LeadRouted]]) -> None:
+    async def _publish(self, done: list[Outcome]) -> None:
         """Publish every result: one lead's (one key's) in order, different keys at once."""
-        by_key: dict[str | None, list[tuple[Message, LeadRouted]]] = defaultdict(list)
-        for message, routed in done:
-            by_key[message.key].append((message, routed))
+        by_key: dict[str | None, list[Outcome]] = defaultdict(list)
+        for outcome in done:
+            by_key[outcome[0].key].append(outcome)
         async with asyncio.TaskGroup() as group:
             for chain in by_key.values():
                 group.create_task(self._publish_in_order(chain))
 
-    async def _publish_in_order(self, chain: list[tuple[Message, LeadRouted]]) -> None:
-        for message, routed in chain:
+    async def _publish_in_order(self, chain: list[Outcome]) -> None:
+        for message, routed, body in chain:
+            value = (body if body is not None else routed.model_dump_json()).encode()
             # The trace goes on from the message's, as each lead's write span will.
             with tracing.continued(message.headers):
-                await self._bus.publish(TOPIC_ROUTED, message.key, routed.model_dump_json().encode(),
-                                        message.headers)  # fmt: skip
+                await self._bus.publish(TOPIC_ROUTED, message.key, value, message.headers)
             self._log.info(
                 "lead_routed",
                 lead_id=routed.lead_id,
