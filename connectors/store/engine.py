@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
@@ -12,6 +14,7 @@ from sqlalchemy import URL, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.util import await_
 
 from connectors.errors import StoreUnavailable
 from connectors.store.json_text import serialise
@@ -64,6 +67,23 @@ def _without_nul(parameters: Any) -> Any:
     return parameters
 
 
+def _wal(cursor: Any, patience: float = 30.0) -> None:
+    """Put the database in WAL mode (it stays so, in the file). Switching needs the database to
+    itself, and SQLite does not wait for that: while another connection holds a lock (several
+    engines opening a new file at once, one switching or migrating) it answers "database is
+    locked" at once. So: retry until the mode is WAL, sleeping on the event loop (this runs in
+    SQLAlchemy's greenlet), up to the busy timeout the other statements get."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:  # the driver adapter's OperationalError, not sqlite3's own
+            if "database is locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        await_(asyncio.sleep(0.02))
+
+
 def make_engine(url: str | URL, pool: PoolSettings | None = None, *, autocommit: bool = False) -> AsyncEngine:
     """``autocommit``: every statement commits itself (PostgreSQL only; for SQLite see
     ``autocommit_engine``), for callers that run single statements outside any transaction;
@@ -94,7 +114,7 @@ def make_engine(url: str | URL, pool: PoolSettings | None = None, *, autocommit:
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _wal(cursor)
         # FULL: a decision the bus offset says is done must survive a power cut too.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=30000")
