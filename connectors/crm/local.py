@@ -80,11 +80,6 @@ crm_drafts = Table(
 )
 
 
-# What a write sets on a record (all but the key, the lock and the write count).
-RECORD_FIELDS = ("name", "company", "tier", "score", "reasons", "config_version", "model_version",
-                 "last_event_id", "updated_at", "status", "owner", "queue")  # fmt: skip
-
-
 class LocalCrm:
     name = "local"
     max_batch = 100
@@ -93,6 +88,7 @@ class LocalCrm:
         self._engine = engine
         self._insert = upsert(engine)
         self._migrate = migrate
+        self._upsert = self._upsert_records()  # built once: the same statement for every write
 
     async def start(self) -> None:
         """The tables are in the store's migrations: upgrade (or check) them like the store does."""
@@ -155,7 +151,7 @@ class LocalCrm:
                 )
             )
             locked = {lead_id: bool(flag) for lead_id, flag in found.all()}
-            await conn.execute(self._upsert_records(), [self._record_row(r, now[r.event_id]) for r in new])
+            await conn.execute(self._upsert, [self._record_row(r, now[r.event_id]) for r in new])
 
         def action(routed: LeadRouted) -> WriteAction:
             if routed.event_id not in new_ids:
@@ -167,14 +163,19 @@ class LocalCrm:
         return [WriteOutcome(self.name, r.lead_id, action(r)) for r in batch]
 
     def _upsert_records(self) -> Any:
-        """Insert a record, or update it; a locked one keeps its status, owner and queue, decided
-        in the statement itself (so also against a lock set after the batch read it)."""
+        """Insert a record, or update it with every column a write sets; a locked one keeps its
+        status, owner and queue, decided in the statement itself (so also against a lock set
+        after the batch read it)."""
         stmt = self._insert(records)
         kept = {
             name: case((records.c.locked, records.c[name]), else_=stmt.excluded[name])
             for name in ("status", "owner", "queue")
         }
-        updated = {name: stmt.excluded[name] for name in RECORD_FIELDS if name not in kept}
+        updated = {
+            c.name: stmt.excluded[c.name]
+            for c in records.columns
+            if c.name not in ("lead_id", "locked", "writes", *kept)
+        }
         return stmt.on_conflict_do_update(
             index_elements=["lead_id"], set_={**updated, **kept, "writes": records.c.writes + 1}
         )

@@ -40,7 +40,7 @@ from services.errors import PoisonEvent
 from services.logs import get_logger
 from services.model.policy import Case, decide
 from services.model.scoring import Model
-from services.qualifier.recording import Judged, Router
+from services.qualifier.recording import Judged, Router, Stood
 from services.tracing import stage
 
 GROUP = "leadflow-qualifier"
@@ -114,25 +114,23 @@ class Qualifier:
         items = await decoded(messages, self._decode, dead_letter)
         # A redelivery republishes the decision already made, so a crash between recording and
         # publishing loses nothing and the rotation does not advance twice.
-        stands = await self._store.decisions_for_events([received.event_id for _, received in items])
+        earlier = await self._store.decisions_for_events([received.event_id for _, received in items])
+        stands = {event_id: Stood(routed) for event_id, routed in earlier.items()}
         new: dict[str, Item] = {}
         for message, received in items:
             if received.event_id not in stands:
                 new.setdefault(received.event_id, (message, received))  # one decision per event
         judged = await self._judge(config, list(new.values()), dead_letter, attempts)
-        bodies: dict[str, str] = {}  # the JSON recorded, published as it is
         if judged:
             decided, failed = await self._router.route_and_record(config, judged)
             for one, error in failed:
                 await self._failed(one.message, error, dead_letter)
-            for routed, body in decided:
-                metrics.decided(routed.evaluation.status.value, routed.evaluation.tier)
-                if body is not None:
-                    bodies[routed.event_id] = body
-            # If another worker decided one of them meanwhile, its decision stands, not ours.
-            stands.update((routed.event_id, routed) for routed, _ in decided)
-        done = [(message, r.event_id) for message, r in items if r.event_id in stands]
-        await self._publish([(message, stands[event_id], bodies.get(event_id)) for message, event_id in done])
+            for stood in decided:
+                metrics.decided(stood.routed.evaluation.status.value, stood.routed.evaluation.tier)
+            # If another worker decided one of them meanwhile, its decision stands, not ours
+            # (with our JSON, published as recorded, only where ours was recorded).
+            stands.update((stood.routed.event_id, stood) for stood in decided)
+        await self._publish([(message, *stands[r.event_id]) for message, r in items if r.event_id in stands])
 
     async def decide_and_record(self, received: LeadReceived) -> LeadRouted:
         """Decide one event and record it, without publishing (for tools and tests); the
