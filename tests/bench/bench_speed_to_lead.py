@@ -37,6 +37,7 @@ from sqlalchemy import select
 from connectors.store.engine import make_engine
 from connectors.store.sql import leads as leads_table
 from services.demo import sample_leads
+from tests.bench import cpu
 from tests.conftest import CONFIG_DIR
 from tests.fakes.hubspot import HubSpotFake, running
 from tests.integration.hubspot_run import OWNERS, fake_hubspot
@@ -232,6 +233,7 @@ async def phase(
             port = await asyncio.to_thread(stack.start, "intake")
             # Joining the consumer groups takes seconds on Tansu: let them settle before the clock.
             await asyncio.sleep(6)
+            cpu_before, started = cpu.snapshot(), time.monotonic()
             accepted, statuses, lateness = await load(port, rate, seconds, f"{crm}{rate:g}")
             backlog = len(accepted) - len(await written_times(database, accepted))
             deadline = time.monotonic() + DRAIN_BOUND
@@ -239,6 +241,7 @@ async def phase(
             while len(times) < len(accepted) and time.monotonic() < deadline:
                 await asyncio.sleep(1)
                 times = await written_times(database, accepted)
+            spent, wall = cpu.used(cpu_before, cpu.snapshot()), time.monotonic() - started
         finally:
             await asyncio.to_thread(stack.stop)
     values = sorted(total for total, _ in times.values())
@@ -259,6 +262,10 @@ async def phase(
         "max_s": round(values[-1], 3) if values else None,
         # Where the time went: intake and qualifier (received to decided); the rest is the writer's.
         "received_to_decided": {"p50_s": quantile(decided, 0.5), "p99_s": quantile(decided, 0.99)},
+        # Which process spent the cores, from the load's start until the backlog drained (or the
+        # drain bound): CPU milliseconds per lead written, and cores busy on average.
+        "cpu_ms_per_lead": {k: round(1000 * v / max(len(values), 1), 3) for k, v in spent.items()},
+        "cores_busy": round(sum(spent.values()) / wall, 2),
     }
     if fake is not None:
         result["hubspot_requests"] = fake.requests
