@@ -8,18 +8,17 @@ share gmail.com), then by normalised company name.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.crm.local import records
-from connectors.enrichment.domain_finder import normalise_name
 from connectors.enrichment.email import is_corporate
 from connectors.enrichment.firmographics import domain_confidence, normalise_domain
 from connectors.errors import RetriableConnectorError
+from connectors.names import normalise_name
 from schemas.enrichment import AccountMatch, Enrichment, Patch
 from schemas.lead import Lead
 
@@ -45,7 +44,8 @@ class LocalAccounts:
     domain when the lead gave no name) and no email or domain column. So ``by_domain`` finds only
     records whose company *is* that domain, and ``by_name`` compares normalised names exactly
     (no fuzzy matching: a near-miss would hand a lead to the wrong owner). The owner is the one
-    on the most recently updated record.
+    on the most recently updated record. Both read the record's indexed ``company_key`` (the
+    normalised name the local CRM stores with each record), so neither scans the table.
     """
 
     crm = "local"
@@ -57,43 +57,27 @@ class LocalAccounts:
         wanted = normalise_domain(domain)
         if not wanted or not is_corporate(wanted):
             return None
-        return await self._account([wanted, f"www.{wanted}"], wanted, "domain", lower=True)
+        spellings = [wanted, f"www.{wanted}"]
+        # The indexed key narrows to a handful of records; the exact comparison decides.
+        keyed = records.c.company_key.in_(sorted({normalise_name(s) for s in spellings}))
+        return await self._account(keyed & func.lower(records.c.company).in_(spellings), wanted, "domain")
 
     async def by_name(self, name: str) -> AccountMatch | None:
         wanted = normalise_name(name)
         if not wanted:
             return None
-        # Narrow in SQL by a word of the name (SQLite's lower() folds ASCII only, so a word the
-        # name spells with accents cannot narrow), then compare normalised spellings here.
-        spelt = set(re.findall(r"[a-z0-9]+", name.lower()))
-        words = sorted((w for w in wanted.split() if w in spelt), key=len)
-        query = select(records.c.company).where(records.c.company.is_not(None)).group_by(records.c.company)
-        if words:
-            query = query.where(func.lower(records.c.company).contains(words[-1], autoescape=True))
-        spellings = [c for c in await self._fetch(query, scalars=True) if normalise_name(c) == wanted]
-        return await self._account(spellings, wanted, "name") if spellings else None
+        return await self._account(records.c.company_key == wanted, wanted, "name")
 
     async def _account(
-        self,
-        companies: list[str],
-        account_id: str,
-        matched_by: Literal["domain", "name"],
-        lower: bool = False,
+        self, which: ColumnElement[bool], account_id: str, matched_by: Literal["domain", "name"]
     ) -> AccountMatch | None:
-        """The records of these company spellings as one account: newest name and owner first."""
-        column = func.lower(records.c.company) if lower else records.c.company
-        newest = (
-            select(records.c.company, records.c.owner)
-            .where(column.in_(companies))
-            .order_by(records.c.updated_at.desc())
-            .limit(50)
-        )
+        """The records ``which`` selects as one account: newest name and owner first."""
+        columns = (records.c.company, records.c.owner)
+        newest = select(*columns).where(which).order_by(records.c.updated_at.desc()).limit(50)
         rows = await self._fetch(newest)
         if not rows:
             return None
-        customer = select(func.count()).where(
-            column.in_(companies), func.lower(records.c.status).in_(CUSTOMER_STATUSES)
-        )
+        customer = select(func.count()).where(which, func.lower(records.c.status).in_(CUSTOMER_STATUSES))
         return AccountMatch(
             crm=self.crm,
             account_id=account_id,

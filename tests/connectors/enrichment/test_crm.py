@@ -12,9 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connectors.crm.local import LocalCrm, records
 from connectors.enrichment import Waterfall
 from connectors.enrichment.crm import CrmProvider, LocalAccounts
+from connectors.names import normalise_name
 from connectors.store.engine import make_engine
 from schemas.enrichment import AccountMatch
 from schemas.lead import Lead
+from tests.connectors.crm.contract import routed
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -39,6 +41,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
                 records.insert().values(
                     lead_id=lead_id,
                     company=company,
+                    company_key=normalise_name(company),  # as the local CRM writes it
                     owner=owner,
                     status=status,
                     locked=False,
@@ -48,6 +51,35 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
             )
     yield engine
     await engine.dispose()
+
+
+async def test_a_lead_the_local_crm_wrote_is_found_as_its_account(database_url: str) -> None:
+    # The lookups read the record's company key, which only the local CRM's write sets.
+    engine = make_engine(database_url)
+    try:
+        crm = LocalCrm(engine)
+        await crm.start()
+        by_name = routed(1, email="ana@atlas.example").model_copy(
+            update={
+                "lead": Lead(person={"email": "ana@atlas.example"}, company={"name": "Atlas Freight, Inc."})
+            }
+        )
+        by_domain = routed(2, email="jo@rhine.example", owner="jonas").model_copy(
+            update={
+                "lead": Lead(
+                    person={"email": "jo@rhine.example"}, company={"domain": "rhine-freight.example"}
+                )
+            }
+        )
+        for event in (by_name, by_domain):
+            await crm.write(event)
+        accounts = LocalAccounts(engine)
+        found = await accounts.by_name("ATLAS FREIGHT")
+        assert found is not None and (found.name, found.owner) == ("Atlas Freight, Inc.", "ana")
+        found = await accounts.by_domain("Rhine-Freight.example")
+        assert found is not None and (found.name, found.owner) == ("rhine-freight.example", "jonas")
+    finally:
+        await engine.dispose()
 
 
 async def test_by_name_matches_normalised_names_exactly_newest_owner_wins(engine: AsyncEngine) -> None:

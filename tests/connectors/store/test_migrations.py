@@ -61,6 +61,22 @@ async def test_upgrading_from_the_baseline_keeps_the_records(engine: AsyncEngine
     assert rows == {"L": "Ana", "M": long_name}
 
 
+async def test_upgrading_to_the_company_key_fills_it_for_existing_records(engine: AsyncEngine) -> None:
+    # Records written before revision 0005 have no key: the account lookup, which reads only
+    # the key, would no longer find their companies unless the upgrade fills it.
+    await migrate.upgrade(engine, "0004")
+    async with engine.begin() as conn:
+        for lead_id, company in [("L", "The Lowe's Companies, Inc."), ("M", "acme.com"), ("N", None)]:
+            await conn.execute(
+                text("INSERT INTO crm_records (lead_id, company, locked, writes) VALUES (:l, :c, false, 1)"),
+                {"l": lead_id, "c": company},
+            )
+    await migrate.upgrade(engine)
+    async with engine.connect() as conn:
+        keys = dict((await conn.execute(text("SELECT lead_id, company_key FROM crm_records"))).all())
+    assert keys == {"L": "lowes", "M": "acme", "N": None}
+
+
 async def test_a_database_made_before_migrations_is_adopted(engine: AsyncEngine) -> None:
     # What create_all made before Alembic: the baseline's tables, with data, and no version table.
     await migrate.upgrade(engine, "0001")
