@@ -293,7 +293,7 @@ OPENAPI = {
             "description": (
                 "Signed the way sources.hubspot.signature_version says (v3 by default, with the app's "
                 "client secret). Other subscription types and properties are accepted and ignored; "
-                "a repeated eventId is published once."
+                "a repeated notification (eventId, portal, object, property) is published once."
             ),
             "parameters": [
                 _header(
@@ -313,7 +313,7 @@ OPENAPI = {
             ),
             "responses": {
                 "202": {"description": "Published (and the count of ignored events)", **_ANSWER},
-                "200": {"description": "Every published event was a repeat of an eventId", **_ANSWER},
+                "200": {"description": "Every published event was a repeat (HubSpot's retry)", **_ANSWER},
                 **WEBHOOK_ERRORS,
             },
         }
