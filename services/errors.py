@@ -46,6 +46,13 @@ class RateLimited(InvalidWebhook):
     status, code = 429, "rate_limited"
 
 
+class RateLimitedRetry(RateLimited):
+    """Over the rate, answered 503: for a sender that retries only a 5xx (SendGrid Inbound Parse
+    drops an email it gets a 4xx for, a 429 too)."""
+
+    status = 503
+
+
 class Busy(InvalidWebhook):
     """Another replica holds the same event right now: the sender must retry (5xx, not 4xx,
     so that senders that give up on a 4xx still retry)."""

@@ -7,7 +7,8 @@
 - **sendgrid**: Inbound Parse posts multipart (``from``, ``subject``, ``text``, ``html``, the raw
   ``headers``, ``charsets``, ``attachments`` and one file part per attachment; with "Send Raw",
   the whole message in ``email``). It is unsigned: the shared secret comes as the last path
-  segment (``/webhooks/email/sendgrid/{secret}``) or as the basic-auth password.
+  segment (``/webhooks/email/sendgrid/{secret}``) or as the basic-auth password. SendGrid retries
+  only a 5xx and drops the email on any 4xx, so over the rate it gets 503, not 429.
 - **raw**: ``Content-Type: message/rfc822``, the message as-is, with the same secret scheme.
 
 Each provider's deliveries are deduplicated by Message-ID (a retry, a replay, one email sent to
@@ -33,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from services.errors import Malformed, NotALead, Rejected, Unauthorized
+from services.errors import Malformed, NotALead, RateLimited, RateLimitedRetry, Rejected, Unauthorized
 from services.intake.body import parse_json
 from services.intake.email_parse import InboundMail, lead_data
 from services.intake.formdata import FormData, parse_form
@@ -247,7 +248,12 @@ async def receive(request: Request) -> JSONResponse:
     email = state.container.config.sources.email
     # Mailgun signs its posts: a secret in its path is a mistake, not a second way in.
     on = provider in email.providers and not (provider == "mailgun" and "key" in request.path_params)
-    body = await admit(request, f"email:{provider}", email if on else None, MEDIA_TYPES.get(provider, ()))
+    try:
+        body = await admit(request, f"email:{provider}", email if on else None, MEDIA_TYPES.get(provider, ()))
+    except RateLimited as exc:
+        if provider == "sendgrid":  # SendGrid retries only a 5xx: a 429 would drop the email
+            raise RateLimitedRetry(exc.detail, exc.extra, exc.headers) from exc
+        raise
     mail, delivery_id = READERS[provider](request, body)
     try:
         lead = parse_lead(lead_data(mail), default_source="email")

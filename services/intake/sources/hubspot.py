@@ -11,7 +11,8 @@ Signatures, as HubSpot documents them ("Validating requests"), keyed by the app'
 Which one is checked is ``sources.hubspot.signature_version``. ``contact.creation`` becomes a Lead
 that refers to the contact (the qualifier fetches its properties); ``contact.propertyChange`` on a
 property in ``feedback_properties`` becomes a LeadFeedback on ``leads.feedback``; anything else is
-accepted, counted as ignored and not published. A repeated eventId is published once.
+accepted, counted as ignored and not published. A repeated notification (eventId with its portal,
+object and property: see ``delivery_id``) is published once.
 """
 
 from __future__ import annotations
@@ -156,6 +157,17 @@ def _object_id(event: HubSpotEvent) -> int:
     return event.object_id
 
 
+def delivery_id(event: HubSpotEvent) -> str:
+    """What tells one notification from another, the same across HubSpot's retries. HubSpot says
+    eventId "is not guaranteed to be unique": one change can notify a creation and property changes
+    under one eventId, and each portal that installed the app has its own. So the portal, the
+    object and (for a property change) the property go with it: ``eventId:portal:object[:property]``."""
+    parts: list[int | str | None] = [event.event_id, event.portal_id, _object_id(event)]
+    if event.subscription_type != "contact.creation":
+        parts.append(event.property_name)
+    return ":".join("" if part is None else str(part) for part in parts)
+
+
 def contact_lead(event: HubSpotEvent) -> Lead:
     """A lead that refers to the HubSpot contact; the qualifier fetches its properties."""
     attributes = {"hubspot_portal_id": event.portal_id, "change_source": event.change_source}
@@ -173,12 +185,13 @@ def contact_feedback(event: HubSpotEvent, now: datetime) -> LeadFeedback:
         raise NotALead(f"event {event.event_id}: {event.subscription_type} without propertyName")
     occurred = event.occurred_at
     kind, label = classify(event.property_name, event.property_value) or (None, None)
+    source_event_id = delivery_id(event)
     return LeadFeedback(
-        event_id=f"{SOURCE}:{event.event_id}",
+        event_id=f"{SOURCE}:{source_event_id}",
         lead_id=lead_id_for(f"{SOURCE}:{object_id}"),
         received_at=now,
         source=SOURCE,
-        source_event_id=str(event.event_id),
+        source_event_id=source_event_id,
         object_id=object_id,
         property=event.property_name,
         value=event.property_value,
@@ -191,7 +204,7 @@ def contact_feedback(event: HubSpotEvent, now: datetime) -> LeadFeedback:
 def to_inbound(event: HubSpotEvent, feedback_properties: Sequence[str], now: datetime) -> Inbound | None:
     """What to publish for one event; None for the subscription types and properties we ignore."""
     if event.subscription_type == "contact.creation":
-        return lead_inbound(SOURCE, str(event.event_id), contact_lead(event), now)
+        return lead_inbound(SOURCE, delivery_id(event), contact_lead(event), now)
     if event.subscription_type == "contact.propertyChange" and event.property_name in feedback_properties:
         return feedback_inbound(contact_feedback(event, now))
     return None
@@ -280,7 +293,7 @@ OPENAPI = {
             "description": (
                 "Signed the way sources.hubspot.signature_version says (v3 by default, with the app's "
                 "client secret). Other subscription types and properties are accepted and ignored; "
-                "a repeated eventId is published once."
+                "a repeated notification (eventId, portal, object, property) is published once."
             ),
             "parameters": [
                 _header(
@@ -300,7 +313,7 @@ OPENAPI = {
             ),
             "responses": {
                 "202": {"description": "Published (and the count of ignored events)", **_ANSWER},
-                "200": {"description": "Every published event was a repeat of an eventId", **_ANSWER},
+                "200": {"description": "Every published event was a repeat (HubSpot's retry)", **_ANSWER},
                 **WEBHOOK_ERRORS,
             },
         }

@@ -31,11 +31,11 @@ from connectors.errors import BusUnavailable, ConnectorError
 from schemas.events import LeadFeedback
 from schemas.lead import Lead, lead_id_for
 from services.core.feedback import classify
-from services.errors import InvalidWebhook, Malformed, NotALead, Unauthorized
+from services.errors import InvalidWebhook, Malformed, NotALead, Replayed, Unauthorized
 from services.intake.guard import admit
 from services.intake.mapping import apply_mapping
-from services.intake.publish import Inbound, feedback_inbound, lead_inbound
-from services.intake.respond import parse_lead, publish_all
+from services.intake.publish import Inbound, Outcome, feedback_inbound, lead_inbound
+from services.intake.respond import parse_lead
 from services.logs import get_logger
 
 log = get_logger(component="intake")
@@ -229,6 +229,23 @@ def to_inbound(notification: Notification, lead: Lead, organization_id: str, now
     return [lead_inbound(SOURCE, notification.id, lead, now)]
 
 
+async def publish_each(request: Request, items: Sequence[Inbound]) -> list[Outcome]:
+    """Publish in order, like respond.publish_all, but a notification Id already accepted counts as
+    a repeat even when its fields differ: Salesforce redelivers a notification with the record's
+    latest data, so a changed repeat is the normal case, not a replay (a 409 would be retried for
+    24 h and the rest of the message lost)."""
+    publisher = request.app.state.publisher
+    now = request.app.state.clock()
+    outcomes = []
+    for item in items:
+        try:
+            outcomes.append(await publisher.publish(item, now))
+        except Replayed:
+            log.info("redelivered_changed", source=SOURCE, event_id=item.event.event_id, outcome="duplicate")
+            outcomes.append(Outcome.DUPLICATE)
+    return outcomes
+
+
 def fault(status: int, code: str, detail: str) -> str:
     """A SOAP 1.1 Fault: the sender's mistake (Client) or ours (Server, 5xx), with our error code."""
     side = "Server" if status >= 500 else "Client"
@@ -260,7 +277,7 @@ async def _accept(request: Request) -> Response:
         for n in message.notifications
         for item in to_inbound(n, to_lead(n, fields, message.organization_id), message.organization_id, now)
     ]
-    results = await publish_all(request, items)
+    results = await publish_each(request, items)
     log.info(
         "message",
         source=SOURCE,
@@ -307,7 +324,6 @@ _FAULTS = {
     "400": "Not well-formed XML, a DOCTYPE/entity, or not a SOAP 1.1 Envelope (soapenv:Client)",
     "401": "OrganizationId not in sources.salesforce.organization_ids (soapenv:Client)",
     "404": "The Salesforce source is not enabled (soapenv:Client)",
-    "409": "The notification Id was already used for different content; nothing published (soapenv:Client)",
     "413": "Body over the source's limit (soapenv:Client)",
     "415": "Content-Type is not text/xml (soapenv:Client)",
     "422": "Not a notifications message, over 100 notifications, an sObject that is not a Lead, "
@@ -322,7 +338,7 @@ OPENAPI = {
             "summary": "A Salesforce Outbound Message (SOAP 1.1) with up to 100 Lead notifications",
             "description": (
                 "Answered with <Ack>true</Ack> once every notification is on the bus (repeats of a "
-                "Notification Id too); every refusal is a SOAP 1.1 Fault."
+                "Notification Id too, even with newer field values); every refusal is a SOAP 1.1 Fault."
             ),
             "requestBody": {
                 "required": True,

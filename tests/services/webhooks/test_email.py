@@ -672,6 +672,20 @@ async def test_bus_down_is_503_and_the_retry_is_taken(hooks: Hooks) -> None:
     assert len(hooks.leads()) == 1
 
 
+async def test_over_the_rate_sendgrid_gets_503_so_it_retries_and_the_others_429(hooks: Hooks) -> None:
+    """SendGrid retries only a 5xx (a 4xx drops the email for good): over the rate it gets 503 with
+    Retry-After; Mailgun and a mail server retry a 429, so they keep getting that."""
+    statuses = {(await post_sendgrid(hooks)).status_code for _ in range(50)}  # the email burst
+    assert statuses == {200, 202}
+    limited = await post_sendgrid(hooks)
+    body = assert_json_error(limited, 503, "rate_limited")
+    assert "over" in body["detail"] and int(limited.headers["retry-after"]) >= 1
+    for _ in range(50):
+        await post_raw(hooks)
+    assert_json_error(await post_raw(hooks), 429, "rate_limited")
+    assert len(hooks.leads()) == 2
+
+
 async def test_no_address_phone_or_secret_reaches_the_log(
     hooks: Hooks, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -233,18 +233,18 @@ async def test_the_contract_batch_becomes_a_lead_and_a_feedback(hooks: Hooks) ->
     response = await post(hooks, CONTRACT_BATCH, at=hooks.now)
     assert response.status_code == 202, response.text
     [lead] = hooks.leads()
-    assert (lead.event_id, lead.source_event_id) == ("hubspot:3816279340", "3816279340")
+    assert (lead.event_id, lead.source_event_id) == ("hubspot:3816279340:33:1246978", "3816279340:33:1246978")
     assert lead.lead_id == lead_id_for("hubspot:1246978")
     assert lead.lead.source == "hubspot" and lead.lead.source_record_id == "1246978"
     assert lead.lead.attributes == {"hubspot_portal_id": 33, "change_source": "FORM"}
     assert lead.received_at == hooks.now
     [feedback] = hooks.feedback()
     assert feedback.model_dump(exclude={"schema_version", "type"}) == {
-        "event_id": "hubspot:3816279341",
+        "event_id": "hubspot:3816279341:33:1246978:lifecyclestage",
         "lead_id": lead.lead_id,  # the same lead as the contact's creation
         "received_at": hooks.now,
         "source": "hubspot",
-        "source_event_id": "3816279341",
+        "source_event_id": "3816279341:33:1246978:lifecyclestage",
         "object_id": "1246978",
         "property": "lifecyclestage",
         "value": "lead",
@@ -270,7 +270,7 @@ async def test_the_documented_v1_example_is_accepted_end_to_end(hooks: Hooks) ->
     response = await hooks.client.post(URL, content=DOC_V1_BODY, headers=headers)
     assert response.status_code == 202, response.text
     [event] = hooks.leads()
-    assert (event.event_id, event.lead.source_record_id) == ("hubspot:1", "123")
+    assert (event.event_id, event.lead.source_record_id) == ("hubspot:1:62515:123", "123")
     assert event.lead.attributes == {"hubspot_portal_id": 62515, "change_source": "CRM"}
     tampered = DOC_V1_BODY.replace(b'"objectId":123', b'"objectId":124')
     assert_json_error(await hooks.client.post(URL, content=tampered, headers=headers), 401, "unauthorized")
@@ -360,6 +360,22 @@ async def test_a_replayed_event_is_published_once_and_answered_2xx(hooks: Hooks)
     assert mixed.status_code == 202
     assert [e["outcome"] for e in mixed.json()["events"]] == ["duplicate", "published", "duplicate"]
     assert len(hooks.leads()) == 2 and len(hooks.feedback()) == 1
+
+
+async def test_an_event_id_shared_by_other_notifications_publishes_each(hooks: Hooks) -> None:
+    """HubSpot documents eventId as "not guaranteed to be unique": one change can notify a creation
+    and a property change under one eventId, and each portal that installed the app counts its own.
+    Each notification is published (a 409 would refuse the whole batch, retried then dropped)."""
+    other_portal = {**creation(61, 6201), "portalId": 99}
+    batch = [creation(61, 6101), change(61, 6101, "lifecyclestage", "lead"), other_portal]
+    response = await post(hooks, batch)
+    assert response.status_code == 202, response.text
+    assert [e["outcome"] for e in response.json()["events"]] == ["published"] * 3
+    assert sorted(e.lead.source_record_id or "" for e in hooks.leads()) == ["6101", "6201"]
+    assert len(hooks.feedback()) == 1
+    retry = [{**event, "attemptNumber": 1} for event in batch]
+    again = await post(hooks, retry, at=NOW + timedelta(minutes=1))
+    assert again.status_code == 200 and hooks.published() == 3  # HubSpot's retry: each a repeat
 
 
 async def test_wrong_signature_is_401(hooks: Hooks) -> None:

@@ -366,6 +366,16 @@ async def test_a_replayed_notification_is_acknowledged_and_published_once(hooks:
     assert sorted(e.source_event_id or "" for e in hooks.leads()) == [f"04l{n:015d}" for n in (1, 2, 3)]
 
 
+async def test_a_notification_redelivered_with_newer_data_is_acknowledged(hooks: Hooks) -> None:
+    """Salesforce redelivers a notification with the record's latest data, not the data it first
+    sent: the notification was accepted, so it is acknowledged (published once), and the rest of
+    the message is published. A fault here would be retried for 24 h and the rest lost."""
+    assert_ack(await post(hooks, envelope(lead(1), lead(2))))
+    assert_ack(await post(hooks, envelope(lead(1, Phone="+34 600 123 456"), lead(3))))
+    assert sorted(e.source_event_id or "" for e in hooks.leads()) == [f"04l{n:015d}" for n in (1, 2, 3)]
+    assert hooks.leads()[0].lead.person.phone is None  # the first delivery is the one published
+
+
 async def test_an_oversized_body_is_a_413_fault(hooks: Hooks) -> None:
     body = envelope(lead(1, Description="x" * 2_200_000))  # over the 2 MiB sources.yaml allows Salesforce
     assert_fault(await post(hooks, body), 413, "Client", "too_large")
