@@ -45,11 +45,16 @@ async def test_the_fake_refuses_a_request_that_breaks_the_contract(hub: Setup) -
     assert any("'id' is a required property" in why for why in hub.fake.refused)
 
 
-async def test_the_fake_refuses_a_wrong_token(hub: Setup) -> None:
+async def test_a_wrong_or_expired_token_waits_instead_of_dead_lettering(hub: Setup) -> None:
+    # HubSpot answers 401 INVALID_AUTHENTICATION (or EXPIRED_AUTHENTICATION for an OAuth token):
+    # the token is at fault, never the event, so no lead of the batch may be dead-lettered for it.
     other = HubSpotCrm("wrong", HubSpotConfig(), base_url=hub.url, guard=Guard("hubspot", FAST))
-    with pytest.raises(HubSpotRejected) as refused:
+    with pytest.raises(CrmUnavailable) as away:
         await other.owners()
-    assert refused.value.status == 401
+    assert "401" in str(away.value)
+    with pytest.raises(CrmUnavailable):
+        await other.write_many([routed(1), routed(2)])
+    assert hub.fake.contact_by_email("person1@acme-logistics.com") is None
     await other.close()
 
 
