@@ -54,6 +54,7 @@ from schemas.events import LeadRouted
 
 T = TypeVar("T")
 MAX_BATCH = 100  # HubSpot's batch endpoints take up to 100 inputs
+MERGED_IDS = "hs_merged_object_ids"  # a merged contact's earlier ids, ";"-separated
 
 
 def limits_from(config: HubSpotConfig) -> Limits:
@@ -129,7 +130,7 @@ class HubSpotCrm(HubSpotReader):
 
     async def _read(self, targets: list[Target], results: list[BatchResult | None]) -> None:
         wanted = [self.config.property_for(f) for f in ("locked", "last_event_id", "decided_at", "lead_id")]
-        wanted += ["email", "hubspot_owner_id"]
+        wanted += ["email", "hubspot_owner_id", MERGED_IDS]
         lead_prop = self.config.property_for("lead_id")
         for by in ("id", "email", "lead_id"):
             group = [t for t in targets if t.by == by]
@@ -142,11 +143,13 @@ class HubSpotCrm(HubSpotReader):
             found: dict[str, dict[str, Any]] = {}
             for record in answer.get("results", []):
                 props = record.get("properties") or {}
-                key = (
-                    record["id"]
-                    if by == "id"
-                    else str(props.get("email" if by == "email" else lead_prop) or "")
-                )
+                if by == "id":
+                    # A merged contact answers under a new id: its earlier ids are in MERGED_IDS.
+                    for key in [record["id"], *str(props.get(MERGED_IDS) or "").split(";")]:
+                        if key:
+                            found[key] = record
+                    continue
+                key = str(props.get("email" if by == "email" else lead_prop) or "")
                 found[key.lower() if by == "email" else key] = record
             for t in group:
                 record = found.get(t.key)

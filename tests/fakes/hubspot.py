@@ -98,6 +98,7 @@ class HubSpotFake:
     max_in_window: int = 0
     throttled: int = 0
     refused: list[str] = field(default_factory=list)  # why each request that broke the contract was refused
+    merged_into: dict[str, str] = field(default_factory=dict)  # a merged record's earlier id -> its id now
 
     def __post_init__(self) -> None:
         spec = json.loads(SPEC_PATH.read_text())
@@ -158,6 +159,34 @@ class HubSpotFake:
         record = self.objects[kind].pop(object_id)
         self._reindex(kind, {"id": object_id, "properties": {}}, record["properties"])
         self.associations = {a for a in self.associations if (a[0], a[1]) != (kind, object_id)}
+
+    def merge(self, kind: str, primary_id: str, other_id: str) -> str:
+        """Merge two records as HubSpot does since 2024: a new record with a new id takes the
+        primary's values (the other's fill the gaps) and both associations; every earlier id
+        (listed in ``hs_merged_object_ids``) now answers with the new record."""
+        primary, other = self.objects[kind][primary_id], self.objects[kind][other_id]
+        earlier = [
+            i
+            for r in (primary, other)
+            for i in [*str(r["properties"].get("hs_merged_object_ids") or "").split(";"), r["id"]]
+            if i
+        ]
+        props = {**other["properties"], **primary["properties"]}
+        for gone in (primary_id, other_id):
+            old = self.objects[kind].pop(gone)
+            self._reindex(kind, {"id": gone, "properties": {}}, old["properties"])
+        for builtin in ("hs_object_id", "createdate"):
+            props.pop(builtin, None)
+        record = self._create(kind, {**props, "hs_merged_object_ids": ";".join(earlier)})
+        new_id = record["id"]
+        for old_id in earlier:
+            self.merged_into[old_id] = new_id
+
+        def moved(of: str, object_id: str) -> str:
+            return new_id if of == kind and object_id in (primary_id, other_id) else object_id
+
+        self.associations = {(a, moved(a, b), c, moved(c, d), t) for a, b, c, d, t in self.associations}
+        return str(new_id)
 
     def add_contact(self, **properties: str) -> str:
         return self._create("contacts", properties)["id"]
@@ -273,7 +302,8 @@ class HubSpotFake:
 
     def _find(self, kind: str, value: str, id_property: str | None) -> dict[str, Any] | None:
         if not id_property or id_property == "hs_object_id":
-            return self.objects[kind].get(value)
+            # An earlier id of a merged record answers with the merged record (and its new id).
+            return self.objects[kind].get(self.merged_into.get(value, value))
         if id_property not in self._unique(kind):
             self._refuse(400, f"{id_property} is not a unique property of {kind}")
         wanted = value.lower() if id_property == "email" else value

@@ -114,6 +114,23 @@ async def test_a_crash_between_the_contact_and_its_note_leaves_one_note_on_redel
     assert len(hub.fake.notes_of(contact["id"])) == 1
 
 
+async def test_a_contact_merged_since_its_webhook_is_written_under_its_new_id(hub: Setup) -> None:
+    # Since HubSpot's 2024 merge change both earlier ids answer with a new record under a new id.
+    webhook_id = hub.fake.add_contact(email="merged@acme-logistics.com", firstname="Maria")
+    duplicate = hub.fake.add_contact(email="maria.alt@acme-logistics.com")
+    event = routed(1, email="merged@acme-logistics.com")
+    lead = event.lead.model_copy(update={"source": "hubspot", "source_record_id": webhook_id})
+    event = event.model_copy(update={"lead": lead})
+    merged_id = hub.fake.merge("contacts", webhook_id, duplicate)
+    assert merged_id not in (webhook_id, duplicate)
+    outcome = await hub.crm.write(event)
+    assert outcome.record_id == merged_id
+    merged = hub.fake.objects["contacts"][merged_id]["properties"]
+    assert (merged["leadflow_last_event_id"], merged["hubspot_owner_id"]) == ("ev-1", OWNERS["ana"])
+    assert len(hub.fake.notes_of(merged_id)) == 1
+    assert (await hub.crm.write(event)).action.value == "unchanged"
+
+
 async def test_a_batch_costs_a_few_calls_whatever_its_size(hub: Setup) -> None:
     await hub.crm.write_many([routed(0)])  # properties checked once
     before = hub.fake.requests
