@@ -9,6 +9,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 
 from connectors.crm import WriteAction, WriteOutcome, draft_event_id
 from connectors.crm.reader import Selection
@@ -296,6 +298,26 @@ async def test_an_expired_session_is_renewed_once_with_username_and_password() -
         h.fake.expire_sessions()
         assert (await h.crm.write(routed(2))).action is WriteAction.CREATED
         assert logins == ["login"]
+
+
+async def test_a_refused_or_unreachable_login_on_renewal_comes_out_as_the_connector_tree() -> None:
+    # What simple-salesforce's SalesforceLogin raises when the password was changed or the user
+    # frozen (a SOAP fault), or when login.salesforce.com cannot be reached.
+    fake = FakeSalesforce()
+    failure: list[Exception] = []
+
+    def login() -> tuple[str, str]:
+        raise failure[0]
+
+    async with salesforce_harness(fake, login=login) as h:
+        await h.crm.write(routed(1))
+        h.fake.expire_sessions()
+        failure.append(SalesforceAuthenticationFailed("INVALID_LOGIN", "Invalid username, password"))
+        with pytest.raises(CrmUnavailable, match="INVALID_LOGIN"):
+            await h.crm.write(routed(2))
+        failure[0] = requests.ConnectionError("login.salesforce.com unreachable")
+        with pytest.raises(RetriableConnectorError):
+            await h.crm.write(routed(2))
 
 
 async def test_an_expired_token_without_a_login_waits_instead_of_dead_lettering() -> None:
