@@ -45,7 +45,25 @@ SPEC_PATH = (
     / "hubspot-crm-subset.openapi.json"
 )
 TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "notes": "0-46", "tasks": "0-27"}
+SEARCH_WINDOW = 10_000  # results one search query can page through
 UNIQUE_BUILTIN = {"contacts": {"email", "hs_object_id"}, "companies": {"hs_object_id"}}
+
+
+def _comparable(value: Any) -> tuple[int, float | str]:
+    """A property value as HubSpot orders it: numbers (ids, epoch ms) as numbers, text as text."""
+    text = "" if value is None else str(value)
+    try:
+        return (0, float(text))
+    except ValueError:
+        return (1, text)
+
+
+def _sort_key(sort: Any) -> tuple[str, bool]:
+    """A search sort, as an object ({propertyName, direction}) or HubSpot's string form ("-name")."""
+    if isinstance(sort, dict):
+        return str(sort["propertyName"]), str(sort.get("direction", "ASCENDING")).upper() == "DESCENDING"
+    text = str(sort)
+    return text.removeprefix("-"), text.startswith("-")
 
 
 def _now() -> str:
@@ -482,8 +500,18 @@ class HubSpotFake:
         async def work(body: dict[str, Any]) -> Response:
             kind = self._kind(request)
             hits = [o for o in self.objects[kind].values() if self._matches(o, body)]
+            for sort in reversed(body.get("sorts") or []):
+                name, descending = _sort_key(sort)
+
+                def by(record: dict[str, Any], name: str = name) -> tuple[int, float | str]:
+                    return _comparable(record["properties"].get(name))
+
+                hits.sort(key=by, reverse=descending)
             start = int(body.get("after") or 0)
             limit = int(body.get("limit") or 10)
+            if start + limit > SEARCH_WINDOW:
+                # HubSpot: "limited to 10,000 total results for any given query"; past it, a 400.
+                self._refuse(400, f"Search results are limited to {SEARCH_WINDOW}: after {start} is past it")
             page = hits[start : start + limit]
             answer: dict[str, Any] = {
                 "total": len(hits),
@@ -514,7 +542,9 @@ class HubSpotFake:
                 elif op == "IN":
                     ok &= value in f.get("values", [])
                 elif op == "GTE":
-                    ok &= value is not None and str(value) >= str(wanted)
+                    ok &= value is not None and _comparable(value) >= _comparable(wanted)
+                elif op == "GT":
+                    ok &= value is not None and _comparable(value) > _comparable(wanted)
                 elif op == "HAS_PROPERTY":
                     ok &= bool(value)
             if ok:

@@ -170,6 +170,16 @@ async def test_requalify_reads_contacts_page_by_page(hub: Setup) -> None:
     assert all(r.lead.source == "hubspot" and r.lead.person.email for p in pages for r in p)
 
 
+async def test_requalify_pages_past_the_10000_results_one_hubspot_search_can_reach(hub: Setup) -> None:
+    from connectors.crm.reader import Selection
+
+    for n in range(10_050):
+        hub.fake.add_contact(email=f"c{n}@acme-logistics.com")
+    ids = [r.record_id async for page in hub.crm.records(Selection(), page_size=100) for r in page]
+    assert len(ids) == len(set(ids)) == 10_050
+    assert not hub.fake.refused
+
+
 class FakeApiException(Exception):
     def __init__(self, status: int, headers: dict[str, str], body: dict[str, str]) -> None:
         self.status, self.headers, self.body = status, headers, json.dumps(body).encode()
