@@ -307,8 +307,16 @@ class FakeSalesforce:
         if record_id in self.validation:
             code, message = self.validation[record_id]
             return record_failure(code, message)
+        if (failure := self._converted(sobject, record_id)) is not None:
+            return failure
         self._save(sobject, record_id, values, auto_assign_false)
         return {"id": record_id, "success": True, "errors": []}
+
+    def _converted(self, sobject: str, record_id: str) -> dict[str, Any] | None:
+        """Salesforce refuses any update of a converted Lead (without "View and Edit Converted Leads")."""
+        if sobject == "Lead" and self.objects["Lead"][record_id].get("IsConverted"):
+            return record_failure("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
+        return None
 
     def upsert(
         self, sobject: str, external: str, record: dict[str, Any], auto_assign_false: bool
@@ -322,6 +330,8 @@ class FakeSalesforce:
         found = self.find(sobject, **{external: key})
         if found:
             record_id = found[0]["Id"]
+            if (failure := self._converted(sobject, record_id)) is not None:
+                return failure
             self._save(sobject, record_id, values, auto_assign_false)
             return {"id": record_id, "success": True, "errors": [], "created": False}
         missing = [f for f in REQUIRED.get(sobject, ()) if not values.get(f)]

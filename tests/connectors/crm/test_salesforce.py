@@ -173,6 +173,21 @@ async def test_one_bad_record_fails_alone_and_the_rest_of_the_batch_is_written()
         assert h.note_count("lead-1") == h.note_count("lead-3") == 1
 
 
+async def test_a_converted_lead_fails_alone_as_salesforce_refuses_to_update_it() -> None:
+    # A person whose Lead was converted fills in a form again: same lead id, same Lead, which
+    # Salesforce no longer lets anyone update. That event fails alone; the batch is written.
+    async with salesforce_harness() as h:
+        converted = h.fake.add(
+            "Lead", LastName="Doe2", Company="Acme 2", IsConverted=True, Leadflow_Lead_Id__c="lead-2"
+        )
+        results = await h.crm.write_many([routed(1), routed(2), routed(3, sf_id=converted)])
+        assert outcome(results[0]).action is WriteAction.CREATED
+        for failed in results[1:]:
+            assert isinstance(failed, FatalConnectorError) and "CANNOT_UPDATE_CONVERTED_LEAD" in str(failed)
+        assert h.fake.tasks_for(converted) == []
+        assert h.fake.objects["Lead"][converted].get("Leadflow_Last_Event_Id__c") is None
+
+
 async def test_a_field_missing_in_the_org_is_fatal_for_the_event() -> None:
     config = SalesforceCrm(api_version=VERSION, fields={"score": "Leadflow_Scoring__c"})
     async with salesforce_harness(config=config) as h:
