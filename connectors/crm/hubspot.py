@@ -173,7 +173,11 @@ class HubSpotCrm(HubSpotReader):
         writes = list(latest.values())
         by_id = [t for t in writes if t.by == "id"]
         if by_id:
-            await self._split(by_id, self._update, results)
+
+            async def update(items: list[Target]) -> None:
+                await self._update(items, results)
+
+            await self._split(by_id, update, results)
         lead_prop = self.config.property_for("lead_id")
         ways: tuple[tuple[FindBy, str], ...] = (("email", "email"), ("lead_id", lead_prop))
         for by, id_property in ways:
@@ -210,7 +214,9 @@ class HubSpotCrm(HubSpotReader):
         properties[id_property] = t.key
         return {"idProperty": id_property, "id": t.key, "properties": properties}
 
-    async def _update(self, items: list[Target]) -> None:
+    async def _update(self, items: list[Target], results: list[BatchResult | None]) -> None:
+        """Batch update by id; a contact HubSpot leaves out of its answer (a 207 multi-status: deleted
+        or merged since the read) fails alone, before any note is made for it."""
         inputs = [
             {
                 "id": str(t.contact_id),
@@ -220,7 +226,11 @@ class HubSpotCrm(HubSpotReader):
             }
             for t in items
         ]
-        await self.api.call("contacts.update", self.api.contacts_batch.update, {"inputs": inputs})
+        answer = await self.api.call("contacts.update", self.api.contacts_batch.update, {"inputs": inputs})
+        updated = {str(record.get("id")) for record in answer.get("results", [])}
+        for t in items:
+            if str(t.contact_id) not in updated:
+                results[t.index] = HubSpotRejected(f"hubspot: contact {t.contact_id} not updated", 404)
 
     async def _notes_and_tasks(
         self, todo: list[Target], results: list[BatchResult | None], *, create: bool

@@ -464,19 +464,28 @@ class HubSpotFake:
             ids = [i["id"] for i in body["inputs"]]
             if len(set(ids)) != len(ids):
                 self._refuse(400, "Duplicate IDs found in batch input")
-            records = []
+            # A record that is gone (deleted, or merged away by id property) is left out of the
+            # results: a 207 multi-status, as for a batch read; the others are still updated.
+            found, missing = [], []
             for item in body["inputs"]:
                 record = self._find(kind, item["id"], item.get("idProperty"))
                 if record is None:
-                    self._refuse(400, f"Could not find {kind} with id {item['id']}", "OBJECT_NOT_FOUND")
-                records.append(record)
-            # Validate all before changing any: HubSpot refuses the whole batch.
-            for record, item in zip(records, body["inputs"], strict=True):
+                    missing.append(item["id"])
+                else:
+                    found.append((record, item))
+            # Validate all before changing any: a bad value makes HubSpot refuse the whole batch.
+            for record, item in found:
                 self._check_props(kind, item["properties"], record["id"])
-            updated = [
-                self._update(kind, r, i["properties"]) for r, i in zip(records, body["inputs"], strict=True)
+            updated = [self._update(kind, r, i["properties"]) for r, i in found]
+            errors = [
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "message": f"Could not find some {kind} objects, they may be deleted or not exist.",
+                    "context": {"ids": missing},
+                }
             ]
-            return self._batch([self._view(r) for r in updated])
+            return self._batch([self._view(r) for r in updated], errors if missing else None)
 
         return await self._handle(request, work)
 

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
 
+from connectors.crm import WriteAction, WriteOutcome
 from connectors.crm.hubspot import HubSpotCrm
 from connectors.crm.hubspot_api import HubSpotRejected, translate
 from connectors.crm.resilience import Guard
-from connectors.errors import CrmUnavailable, RetriableConnectorError, Throttled
+from connectors.errors import CrmUnavailable, FatalConnectorError, RetriableConnectorError, Throttled
 from schemas.crm import HubSpotCrm as HubSpotConfig
 from schemas.decision import Status
 from tests.connectors.crm.conftest import FAST, OWNERS
@@ -129,6 +132,38 @@ async def test_a_contact_merged_since_its_webhook_is_written_under_its_new_id(hu
     assert (merged["leadflow_last_event_id"], merged["hubspot_owner_id"]) == ("ev-1", OWNERS["ana"])
     assert len(hub.fake.notes_of(merged_id)) == 1
     assert (await hub.crm.write(event)).action.value == "unchanged"
+
+
+@dataclass
+class DeletingFake(HubSpotFake):
+    """A person deletes a contact between the writer's read and its batch update."""
+
+    delete_before_update: str = ""
+
+    async def _batch_update(self, request: Request) -> Response:
+        if self.delete_before_update in self.objects["contacts"]:
+            self.remove("contacts", self.delete_before_update)
+        return await super()._batch_update(request)
+
+
+async def test_a_contact_left_out_of_a_207_batch_update_fails_alone_without_a_note() -> None:
+    fake = DeletingFake()
+    async with running(fake) as url:
+        crm = HubSpotCrm(fake.token, HubSpotConfig(owners=OWNERS), base_url=url, guard=Guard("hubspot", FAST))
+        events = []
+        for n in (1, 2):
+            event = routed(n)
+            contact_id = fake.add_contact(email=f"person{n}@acme-logistics.com")
+            lead = event.lead.model_copy(update={"source": "hubspot", "source_record_id": contact_id})
+            events.append(event.model_copy(update={"lead": lead}))
+        fake.delete_before_update = str(events[0].lead.source_record_id)
+        first, second = await crm.write_many(events)
+        assert isinstance(first, FatalConnectorError) and "not updated" in str(first)
+        assert isinstance(second, WriteOutcome) and second.action is WriteAction.CREATED
+        assert len(fake.notes_of(second.record_id)) == 1
+        assert len(fake.objects["notes"]) == 1  # no note left behind for the deleted contact
+        assert not fake.refused
+        await crm.close()
 
 
 async def test_a_batch_costs_a_few_calls_whatever_its_size(hub: Setup) -> None:
