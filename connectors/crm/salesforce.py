@@ -4,7 +4,8 @@
    from other sources) with owner, lock and last event id, and the Tasks already made for these events.
 2. One composite request: an sObject Collections update of the existing Leads and an upsert (on
    ``Leadflow_Lead_Id__c``) of the new ones, each with ``Sforce-Auto-Assign: FALSE`` so the org's
-   assignment rules do not overwrite the OwnerId we set.
+   assignment rules do not overwrite the OwnerId we set, and ``Sforce-Duplicate-Rule-Header:
+   allowSave=true`` so a duplicate rule that only alerts (the standard Lead rule) saves as in the UI.
 3. One sObject Collections upsert of the briefing Tasks on their event-id External ID, with the
    first-touch email draft (when the rule makes one) as a Task of its own under ``<event_id>:draft``.
 
@@ -249,7 +250,12 @@ class SalesforceConnector(SalesforceReading):
         """Update the existing Leads and upsert the new ones in one composite call; the ones written."""
         existing = [p for p in pending if p.record_id]
         new = [p for p in pending if not p.record_id]
-        no_rules = {"Sforce-Auto-Assign": "FALSE"}  # assignment rules must not undo our OwnerId
+        no_rules = {
+            "Sforce-Auto-Assign": "FALSE",  # assignment rules must not undo our OwnerId
+            # A duplicate rule the admin set to "Allow" (with an alert, as Salesforce's standard Lead
+            # rule) lets a person save past the alert; the API saves only when told so. "Block" still blocks.
+            "Sforce-Duplicate-Rule-Header": "allowSave=true",
+        }
         sub: list[dict[str, Any]] = []
         if existing:
             records = [

@@ -96,11 +96,15 @@ class FakeSalesforce:
     calls: Counter[str] = field(default_factory=Counter)  # top-level requests by kind
     owner_changes: list[OwnerChange] = field(default_factory=list)
     validation: dict[str, tuple[str, str]] = field(default_factory=dict)  # record id -> (code, message)
+    # An active Lead duplicate rule matching on Email: None (none), "alert" (Salesforce's standard
+    # rule: "Allow" with an alert, which the API saves only with allowSave=true), or "block".
+    duplicate_rule: str | None = None
     faults: list[str] = field(default_factory=list)
     _cursors: dict[str, tuple[list[dict[str, Any]], int]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     url: str = ""
     ca_path: str = ""
+    _allow_save: bool = False  # the request being dispatched said allowSave=true
 
     # -- test helpers ------------------------------------------------------------------------------
 
@@ -188,6 +192,8 @@ class FakeSalesforce:
             return 404, sf_error("NOT_FOUND", "The requested resource does not exist")
         parts = path[len(prefix) :].strip("/").split("/")
         auto_assign_false = headers.get("sforce-auto-assign", "").upper() == "FALSE"
+        rule_header = headers.get("sforce-duplicate-rule-header", "").replace(" ", "").lower()
+        self._allow_save = "allowsave=true" in rule_header.split(";")
         match method, parts:
             case "GET", ["query"]:
                 return self.query(params.get("q", ""), headers.get("sforce-query-options", ""))
@@ -309,8 +315,35 @@ class FakeSalesforce:
             return record_failure(code, message)
         if (failure := self._converted(sobject, record_id)) is not None:
             return failure
+        if (failure := self._duplicate(sobject, values, record_id)) is not None:
+            return failure
         self._save(sobject, record_id, values, auto_assign_false)
         return {"id": record_id, "success": True, "errors": []}
+
+    def _duplicate(
+        self, sobject: str, values: dict[str, Any], record_id: str | None
+    ) -> dict[str, Any] | None:
+        """DUPLICATES_DETECTED when the duplicate rule finds another Lead with this Email (on an edit,
+        the rule looks at the record as saved, not only at the fields the request changes)."""
+        saved = self.objects[sobject].get(record_id or "", {}) if sobject in self.objects else {}
+        email = str({**saved, **values}.get("Email") or "").lower()
+        if sobject != "Lead" or self.duplicate_rule is None or not email:
+            return None
+        others = [
+            r for r in self.objects["Lead"].values()
+            if r["Id"] != record_id and str(r.get("Email") or "").lower() == email
+        ]  # fmt: skip
+        if not others or (self.duplicate_rule == "alert" and self._allow_save):
+            return None
+        failure = record_failure("DUPLICATES_DETECTED", "Use one of these records?")
+        failure["errors"][0]["duplicateResult"] = {
+            "allowSave": self.duplicate_rule == "alert",
+            "duplicateRule": "Standard_Lead_Duplicate_Rule",
+            "duplicateRuleEntityType": "Lead",
+            "errorMessage": "Use one of these records?",
+            "matchResults": [{"entityType": "Lead", "matchRecords": [{"record": {"Id": others[0]["Id"]}}]}],
+        }
+        return failure
 
     def _converted(self, sobject: str, record_id: str) -> dict[str, Any] | None:
         """Salesforce refuses any update of a converted Lead (without "View and Edit Converted Leads")."""
@@ -332,6 +365,8 @@ class FakeSalesforce:
             record_id = found[0]["Id"]
             if (failure := self._converted(sobject, record_id)) is not None:
                 return failure
+            if (failure := self._duplicate(sobject, values, record_id)) is not None:
+                return failure
             self._save(sobject, record_id, values, auto_assign_false)
             return {"id": record_id, "success": True, "errors": [], "created": False}
         missing = [f for f in REQUIRED.get(sobject, ()) if not values.get(f)]
@@ -339,6 +374,8 @@ class FakeSalesforce:
             return record_failure(
                 "REQUIRED_FIELD_MISSING", f"Required fields are missing: {missing}", missing
             )
+        if (failure := self._duplicate(sobject, values, None)) is not None:
+            return failure
         owner = values.pop("OwnerId", None)
         record_id = self.add(sobject, **values)
         if owner is not None:

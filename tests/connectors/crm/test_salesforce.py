@@ -188,6 +188,21 @@ async def test_a_converted_lead_fails_alone_as_salesforce_refuses_to_update_it()
         assert h.fake.objects["Lead"][converted].get("Leadflow_Last_Event_Id__c") is None
 
 
+async def test_a_lead_a_duplicate_rule_only_alerts_on_is_saved_and_one_it_blocks_fails_alone() -> None:
+    # Salesforce's standard Lead duplicate rule is "Allow, with an alert": a person clicks past
+    # the alert, but the API saves only with Sforce-Duplicate-Rule-Header allowSave=true.
+    async with salesforce_harness(FakeSalesforce(duplicate_rule="alert")) as h:
+        h.fake.add("Lead", LastName="Doe1", Company="Acme 1", Email="p1@example.com")  # a list import
+        assert outcome(await h.crm.write(routed(1))).action is WriteAction.CREATED
+        assert h.note_count("lead-1") == 1
+        assert outcome(await h.crm.write(routed(2, lead=1))).action is WriteAction.UPDATED
+    async with salesforce_harness(FakeSalesforce(duplicate_rule="block")) as h:
+        h.fake.add("Lead", LastName="Doe1", Company="Acme 1", Email="p1@example.com")
+        blocked, written = await h.crm.write_many([routed(1), routed(2)])
+        assert isinstance(blocked, FatalConnectorError) and "DUPLICATES_DETECTED" in str(blocked)
+        assert outcome(written).action is WriteAction.CREATED
+
+
 async def test_a_field_missing_in_the_org_is_fatal_for_the_event() -> None:
     config = SalesforceCrm(api_version=VERSION, fields={"score": "Leadflow_Scoring__c"})
     async with salesforce_harness(config=config) as h:
