@@ -41,6 +41,15 @@ T = TypeVar("T")
 USERS_TTL = 900.0  # seconds an active-user list is trusted for owner matching
 
 
+# Standard Lead text fields shorter than what a Leadflow lead may hold (schemas/lead.py).
+LEAD_FIELD_LENGTHS = {"FirstName": 40, "LastName": 80, "Title": 128, "Company": 255, "Phone": 40}
+
+
+def _fit(name: str, value: Any) -> Any:
+    limit = LEAD_FIELD_LENGTHS.get(name)
+    return value[:limit].rstrip() if limit is not None and isinstance(value, str) else value
+
+
 def guard_for(config: SalesforceCrm) -> Guard:
     return Guard("salesforce", Limits(**config.limits.model_dump()))
 
@@ -240,7 +249,8 @@ class SalesforceConnector(SalesforceReading):
             "LeadSource": lead.source,
             "Description": (lead.message or "")[:32_000] or None,
         }
-        return {k: v for k, v in values.items() if v is not None} | {
+        # The REST API refuses a value longer than its field (STRING_TOO_LONG) instead of cutting it.
+        return {k: _fit(k, v) for k, v in values.items() if v is not None} | {
             self._config.field("lead_id"): pending.routed.lead_id
         }
 

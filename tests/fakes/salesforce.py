@@ -60,6 +60,13 @@ FIELDS: dict[str, set[str]] = {
                          "BillingCountry", "Leadflow_ICP_Status__c"},
     "User": {"Id", "Name", "Email", "Username", "Alias", "IsActive", "UserType"},
 }  # fmt: skip
+# Standard text fields' lengths: a longer value is refused (STRING_TOO_LONG), never truncated, as
+# the REST API has no field-truncation header.
+MAX_LENGTH = {
+    "Lead": {"FirstName": 40, "LastName": 80, "Title": 128, "Company": 255, "Email": 80, "Phone": 40,
+             "Website": 255, "Country": 80, "Industry": 255, "LeadSource": 255},
+    "Task": {"Subject": 255},
+}  # fmt: skip
 EXTERNAL_IDS = {("Lead", "Leadflow_Lead_Id__c"), ("Task", "Leadflow_Event_Id__c")}
 REQUIRED = {"Lead": ("LastName", "Company"), "Task": ()}
 
@@ -288,6 +295,12 @@ class FakeSalesforce:
             return record_failure(
                 "INVALID_FIELD", f"No such column '{unknown[0]}' on sobject of type {sobject}", unknown
             )
+        for name, limit in MAX_LENGTH.get(sobject, {}).items():
+            value = values.get(name)
+            if isinstance(value, str) and len(value) > limit:
+                return record_failure(
+                    "STRING_TOO_LONG", f"{name}: data value too large: {value} (max length={limit})", [name]
+                )
         who = values.get("WhoId")
         if sobject == "Task" and who is not None and who not in self.objects["Lead"]:
             return record_failure("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["WhoId"])

@@ -203,6 +203,20 @@ async def test_a_lead_a_duplicate_rule_only_alerts_on_is_saved_and_one_it_blocks
         assert outcome(written).action is WriteAction.CREATED
 
 
+async def test_a_name_or_title_longer_than_the_lead_field_is_cut_to_fit_instead_of_failing() -> None:
+    # Leadflow takes a 300-character title (LinkedIn titles run long); Lead.Title holds 128 and the
+    # REST API refuses a longer value (STRING_TOO_LONG) rather than truncating it.
+    title = "Head of Revenue Operations | Sales Enablement | GTM Systems | " * 3
+    event = routed(1)
+    person = event.lead.person.model_copy(update={"title": title, "first_name": "Maria Fernanda " * 4})
+    event = event.model_copy(update={"lead": event.lead.model_copy(update={"person": person})})
+    async with salesforce_harness() as h:
+        assert outcome(await h.crm.write(event)).action is WriteAction.CREATED
+        lead = h.lead_for("lead-1")
+        assert lead is not None
+        assert lead["Title"] == title[:128] and lead["FirstName"] == person.first_name[:40]  # type: ignore[index]
+
+
 async def test_a_field_missing_in_the_org_is_fatal_for_the_event() -> None:
     config = SalesforceCrm(api_version=VERSION, fields={"score": "Leadflow_Scoring__c"})
     async with salesforce_harness(config=config) as h:
