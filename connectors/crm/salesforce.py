@@ -95,9 +95,14 @@ class SalesforceConnector(SalesforceReading):
         finally:
             usage = self._client.usage
             if usage is not None:
-                used, total = usage
-                cap = self._config.limits.daily
-                self._guard.daily.observe(used, min(total, cap) if cap else total)
+                used, total = usage  # the whole org's: every integration's calls count in it
+                cap, daily = self._config.limits.daily, self._guard.daily
+                if cap is None:
+                    daily.observe(used, total)
+                else:
+                    # `daily` caps Leadflow's own calls (counted by the Guard); what is left of the
+                    # org's allowance can only lower that, never spend it for the others' calls.
+                    daily.observe(daily.used, min(cap, daily.used + max(0, total - used)))
 
     async def _call(self, op: str, method: str, path: str, **kwargs: Any) -> Any:
         return await self._run(op, self._client.call, op, method, path, **kwargs)

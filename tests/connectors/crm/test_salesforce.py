@@ -6,6 +6,7 @@ session renewal), faults through the Guard, and reading (paging, accounts, users
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,11 +17,11 @@ from connectors.crm import WriteAction, WriteOutcome, draft_event_id
 from connectors.crm.reader import Selection
 from connectors.crm.resilience import BreakerState
 from connectors.errors import ConnectorError, CrmUnavailable, FatalConnectorError, RetriableConnectorError
-from schemas.crm import SalesforceCrm
+from schemas.crm import CrmLimits, SalesforceCrm
 from schemas.decision import EmailDraft, Evaluation, Fit, FitResult, RoutingDecision, Status
 from schemas.events import LeadRouted
 from schemas.lead import Lead
-from tests.connectors.crm.salesforce_fixture import USERS, SalesforceHarness, salesforce_harness
+from tests.connectors.crm.salesforce_fixture import TEST_LIMITS, USERS, SalesforceHarness, salesforce_harness
 from tests.fakes.salesforce import VERSION, FakeSalesforce
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -276,6 +277,26 @@ async def test_the_org_limit_info_feeds_the_daily_budget() -> None:
         await h.crm.write(routed(1))
         assert h.guard.daily.limit == 5000
         assert h.guard.daily.used == h.fake.api_used == 1204  # read, users, leads, tasks
+
+
+async def test_a_daily_cap_counts_leadflows_own_calls_not_the_whole_orgs() -> None:
+    # crm.yaml's `daily` caps what Leadflow itself may use; Sforce-Limit-Info counts every
+    # integration of the org. Other integrations' 50,000 calls must not spend Leadflow's 1,000.
+    capped = SalesforceCrm(api_version=VERSION, limits=CrmLimits(daily=1000))
+    limits = dataclasses.replace(TEST_LIMITS, daily=1000)
+    async with salesforce_harness(FakeSalesforce(api_used=50_000), limits=limits, config=capped) as h:
+        assert outcome(await h.crm.write(routed(1))).action is WriteAction.CREATED
+        assert outcome(await h.crm.write(routed(2))).action is WriteAction.CREATED
+        assert h.guard.daily.used == sum(h.fake.calls.values()) == 7  # read, users once, leads, tasks
+    # ... and the org's own allowance, when it is nearly spent, still stops Leadflow first.
+    async with salesforce_harness(
+        FakeSalesforce(daily_limit=100_000, api_used=99_996), limits=limits, config=capped
+    ) as h:
+        await h.crm.write(routed(1))  # the org's last 4 calls
+        calls = sum(h.fake.calls.values())
+        with pytest.raises(CrmUnavailable, match="daily API budget"):
+            await h.crm.write(routed(2))
+        assert sum(h.fake.calls.values()) == calls
 
 
 async def test_a_request_limit_stretch_loses_nothing() -> None:
