@@ -96,7 +96,7 @@ class SalesforceConnector(SalesforceReading):
             usage = self._client.usage
             if usage is not None:
                 used, total = usage  # the whole org's: every integration's calls count in it
-                cap, daily = self._config.limits.daily, self._guard.daily
+                cap, daily = self._guard.limits.daily, self._guard.daily  # this process's share
                 if cap is None:
                     daily.observe(used, total)
                 else:
