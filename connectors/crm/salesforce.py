@@ -31,7 +31,7 @@ from urllib.parse import quote_plus
 from connectors.crm import BatchResult, WriteAction, WriteOutcome, draft_event_id
 from connectors.crm.resilience import Guard, Limits
 from connectors.crm.salesforce_client import SalesforceClient, error_for, record_error
-from connectors.crm.salesforce_reader import SalesforceReading
+from connectors.crm.salesforce_reader import ALLOW_SAVE, SalesforceReading
 from connectors.crm.salesforce_soql import in_list, is_id, select
 from connectors.errors import ConnectorError, CrmUnavailable, FatalConnectorError
 from schemas.crm import SalesforceCrm
@@ -265,12 +265,9 @@ class SalesforceConnector(SalesforceReading):
         """Update the existing Leads and upsert the new ones in one composite call; the ones written."""
         existing = [p for p in pending if p.record_id]
         new = [p for p in pending if not p.record_id]
-        no_rules = {
-            "Sforce-Auto-Assign": "FALSE",  # assignment rules must not undo our OwnerId
-            # A duplicate rule the admin set to "Allow" (with an alert, as Salesforce's standard Lead
-            # rule) lets a person save past the alert; the API saves only when told so. "Block" still blocks.
-            "Sforce-Duplicate-Rule-Header": "allowSave=true",
-        }
+        # Assignment rules must not undo our OwnerId; a duplicate rule the admin set to "Allow" (with
+        # an alert, as Salesforce's standard Lead rule) saves as a person would past it; "Block" blocks.
+        no_rules = {"Sforce-Auto-Assign": "FALSE", **ALLOW_SAVE}
         sub: list[dict[str, Any]] = []
         if existing:
             records = [

@@ -67,6 +67,7 @@ MAX_LENGTH = {
              "Website": 255, "Country": 80, "Industry": 255, "LeadSource": 255},
     "Task": {"Subject": 255},
 }  # fmt: skip
+DUPLICATE_MATCH = {"Lead": "Email", "Account": "Name"}  # what the fake's duplicate rules match on
 EXTERNAL_IDS = {("Lead", "Leadflow_Lead_Id__c"), ("Task", "Leadflow_Event_Id__c")}
 REQUIRED = {"Lead": ("LastName", "Company"), "Task": ()}
 
@@ -103,8 +104,9 @@ class FakeSalesforce:
     calls: Counter[str] = field(default_factory=Counter)  # top-level requests by kind
     owner_changes: list[OwnerChange] = field(default_factory=list)
     validation: dict[str, tuple[str, str]] = field(default_factory=dict)  # record id -> (code, message)
-    # An active Lead duplicate rule matching on Email: None (none), "alert" (Salesforce's standard
-    # rule: "Allow" with an alert, which the API saves only with allowSave=true), or "block".
+    # Active duplicate rules (Leads matched on Email, Accounts on Name): None (none), "alert"
+    # (Salesforce's standard rules: "Allow" with an alert, on create and on edit, which the API
+    # saves only with allowSave=true), or "block".
     duplicate_rule: str | None = None
     faults: list[str] = field(default_factory=list)
     _cursors: dict[str, tuple[list[dict[str, Any]], int]] = field(default_factory=dict)
@@ -336,25 +338,26 @@ class FakeSalesforce:
     def _duplicate(
         self, sobject: str, values: dict[str, Any], record_id: str | None
     ) -> dict[str, Any] | None:
-        """DUPLICATES_DETECTED when the duplicate rule finds another Lead with this Email (on an edit,
-        the rule looks at the record as saved, not only at the fields the request changes)."""
+        """DUPLICATES_DETECTED when the duplicate rule finds another record with this Email (Lead) or
+        Name (Account); on an edit the rule looks at the record as saved, not only at what changes."""
+        key = DUPLICATE_MATCH.get(sobject)
         saved = self.objects[sobject].get(record_id or "", {}) if sobject in self.objects else {}
-        email = str({**saved, **values}.get("Email") or "").lower()
-        if sobject != "Lead" or self.duplicate_rule is None or not email:
+        value = str({**saved, **values}.get(key or "") or "").lower()
+        if key is None or self.duplicate_rule is None or not value:
             return None
         others = [
-            r for r in self.objects["Lead"].values()
-            if r["Id"] != record_id and str(r.get("Email") or "").lower() == email
+            r for r in self.objects[sobject].values()
+            if r["Id"] != record_id and str(r.get(key) or "").lower() == value
         ]  # fmt: skip
         if not others or (self.duplicate_rule == "alert" and self._allow_save):
             return None
         failure = record_failure("DUPLICATES_DETECTED", "Use one of these records?")
         failure["errors"][0]["duplicateResult"] = {
             "allowSave": self.duplicate_rule == "alert",
-            "duplicateRule": "Standard_Lead_Duplicate_Rule",
-            "duplicateRuleEntityType": "Lead",
+            "duplicateRule": f"Standard_{sobject}_Duplicate_Rule",
+            "duplicateRuleEntityType": sobject,
             "errorMessage": "Use one of these records?",
-            "matchResults": [{"entityType": "Lead", "matchRecords": [{"record": {"Id": others[0]["Id"]}}]}],
+            "matchResults": [{"entityType": sobject, "matchRecords": [{"record": {"Id": others[0]["Id"]}}]}],
         }
         return failure
 

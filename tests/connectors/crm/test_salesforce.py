@@ -479,6 +479,15 @@ async def test_accounts_owners_icp_write_and_forget() -> None:
         assert len(h.fake.objects["Lead"]) == 1
 
 
+async def test_an_accounts_icp_status_is_saved_past_an_alert_only_duplicate_rule() -> None:
+    # Salesforce's standard Account duplicate rule also alerts on edit: two "Acme" Accounts.
+    async with salesforce_harness(FakeSalesforce(duplicate_rule="alert")) as h:
+        account = h.fake.add("Account", Name="Acme", Website="acme.example")
+        h.fake.add("Account", Name="ACME", Website="acme.example")
+        assert await h.crm.write_account_icp([(account, "yes")]) == 1
+        assert h.fake.objects["Account"][account]["Leadflow_ICP_Status__c"] == "yes"
+
+
 async def test_errors_come_out_as_the_connector_tree() -> None:
     async with salesforce_harness() as h:
         with pytest.raises(ConnectorError):
