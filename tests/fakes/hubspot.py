@@ -117,6 +117,8 @@ class HubSpotFake:
     throttled: int = 0
     refused: list[str] = field(default_factory=list)  # why each request that broke the contract was refused
     merged_into: dict[str, str] = field(default_factory=dict)  # a merged record's earlier id -> its id now
+    # Routes ("POST /crm/v3/properties/{kind}") the token's app has no scope for: 403 MISSING_SCOPES.
+    unscoped: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         spec = json.loads(SPEC_PATH.read_text())
@@ -280,6 +282,11 @@ class HubSpotFake:
     def _validate(self, request: Request, body: bytes) -> None:
         if request.headers.get("authorization") != f"Bearer {self.token}":
             self._refuse(401, "Authentication credentials not found.", "INVALID_AUTHENTICATION")
+        if f"{request.method} {request.scope['route'].path}" in self.unscoped:
+            needed = {"requiredGranularScopes": ["crm.schemas.contacts.write"]}
+            detail = [{"message": "One or more of the following scopes are required.", "context": needed}]
+            message = "This app hasn't been granted all required scopes to make this call."
+            raise Refused(error(403, message, "MISSING_SCOPES", errors=detail))
         try:
             self._openapi.validate_request(StarletteOpenAPIRequest(request, body or None))
             return  # covered by the contract subset, and valid

@@ -61,6 +61,16 @@ async def test_a_wrong_or_expired_token_waits_instead_of_dead_lettering(hub: Set
     await other.close()
 
 
+async def test_a_private_app_missing_a_scope_waits_instead_of_dead_lettering(hub: Setup) -> None:
+    # 403 MISSING_SCOPES: the app's install lacks a scope (here, creating contact properties).
+    # Granting it fixes every waiting lead; none of them is at fault.
+    hub.fake.unscoped.add("POST /crm/v3/properties/{kind}")
+    with pytest.raises(CrmUnavailable, match="MISSING_SCOPES"):
+        await hub.crm.write_many([routed(1), routed(2)])
+    hub.fake.unscoped.clear()  # an admin grants the scope
+    assert all(isinstance(r, WriteOutcome) for r in await hub.crm.write_many([routed(1), routed(2)]))
+
+
 async def test_properties_are_created_once_before_the_first_write(hub: Setup) -> None:
     await hub.crm.write(routed(1))
     contact_props = hub.fake.properties["contacts"]
