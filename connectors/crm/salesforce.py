@@ -129,12 +129,13 @@ class SalesforceConnector(SalesforceReading):
             raise ValueError(f"at most {self.max_batch} events per batch, not {len(batch)}")
         results: list[BatchResult | None] = [None] * len(batch)
         leads, tasks = await self._read_state(batch)
+        merged = await self._merged_leads(batch, leads)
         users = await self._active_users(batch)
         to_write: list[_Pending] = []
         task_only: list[_Pending] = []
         for index, routed in enumerate(batch):
             pending = _Pending(index, routed)
-            row = self._row_for(routed, leads)
+            row = self._row_for(routed, leads) or merged.get((self._salesforce_id(routed) or "")[:15])
             if row is None and self._salesforce_id(routed):
                 results[index] = FatalConnectorError(
                     f"salesforce: Lead {self._salesforce_id(routed)} not found (deleted or merged)"
@@ -192,10 +193,9 @@ class SalesforceConnector(SalesforceReading):
             )
             if part
         )
-        columns = ["Id", "OwnerId", f("status"), f("locked"), f("last_event_id"), f("lead_id")]
         event_field = self._config.task_event_field
         queries = {
-            "leads": select(columns, "Lead", where),
+            "leads": select(self._state_columns(), "Lead", where),
             "tasks": select(
                 ["Id", "WhoId", event_field],
                 "Task",
@@ -215,6 +215,32 @@ class SalesforceConnector(SalesforceReading):
         leads = list(answers["leads"][1]["records"])
         tasks = {t[event_field]: t.get("WhoId") or "" for t in answers["tasks"][1]["records"]}
         return leads, tasks
+
+    def _state_columns(self) -> list[str]:
+        f = self._config.field
+        return ["Id", "OwnerId", f("status"), f("locked"), f("last_event_id"), f("lead_id")]
+
+    async def _merged_leads(
+        self, batch: Sequence[LeadRouted], leads: list[dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        """The surviving Lead of each Salesforce Lead id that is gone because it was merged (the loser
+        stays in the recycle bin, found by queryAll, with MasterRecordId), by the gone id's first 15
+        characters. Two more calls, made only when a batch has such an id."""
+        found = {row["Id"][:15] for row in leads}
+        gone = [i for r in batch if (i := self._salesforce_id(r)) and i[:15] not in found]
+        if not gone:
+            return {}
+        where = f"{in_list('Id', gone)} AND MasterRecordId != null"
+        losers = await self._call(
+            "merged", "GET", "queryAll/", params={"q": select(["Id", "MasterRecordId"], "Lead", where)}
+        )
+        master_of = {r["Id"][:15]: str(r["MasterRecordId"]) for r in losers.get("records", [])}
+        if not master_of:
+            return {}
+        soql = select(self._state_columns(), "Lead", in_list("Id", sorted(set(master_of.values()))))
+        masters = await self._call("merged_masters", "GET", "query/", params={"q": soql})
+        by_id = {row["Id"][:15]: row for row in masters.get("records", [])}
+        return {old: by_id[new[:15]] for old, new in master_of.items() if new[:15] in by_id}
 
     def _lead_fields(self, pending: _Pending) -> dict[str, Any]:
         routed, f = pending.routed, self._config.field

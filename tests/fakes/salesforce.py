@@ -52,7 +52,7 @@ FIELDS: dict[str, set[str]] = {
     "Lead": COMMON | LEADFLOW_LEAD | {
         "FirstName", "LastName", "Name", "Email", "Phone", "Title", "Company", "Website",
         "NumberOfEmployees", "Industry", "Country", "AnnualRevenue", "Description", "LeadSource",
-        "Status", "IsConverted", "Leadflow_Feedback__c",
+        "Status", "IsConverted", "Leadflow_Feedback__c", "MasterRecordId",
     },
     "Task": COMMON | {"WhoId", "WhatId", "Subject", "Description", "Status", "Priority", "ActivityDate",
                       "Leadflow_Event_Id__c"},
@@ -101,6 +101,7 @@ class FakeSalesforce:
     down: bool = False
     tokens: set[str] = field(default_factory=lambda: {"test-token"})
     objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {t: {} for t in FIELDS})
+    recycled: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {t: {} for t in FIELDS})
     calls: Counter[str] = field(default_factory=Counter)  # top-level requests by kind
     owner_changes: list[OwnerChange] = field(default_factory=list)
     validation: dict[str, tuple[str, str]] = field(default_factory=dict)  # record id -> (code, message)
@@ -140,6 +141,15 @@ class FakeSalesforce:
             **values, "Id": record_id,
         }  # fmt: skip
         return record_id
+
+    def merge(self, master_id: str, *others: str) -> None:
+        """Merge Leads into ``master_id`` as Salesforce does: the others go to the recycle bin with
+        IsDeleted and MasterRecordId set (queryAll still finds them), their Tasks move to the master."""
+        for other in others:
+            record = self.objects["Lead"].pop(other)
+            self.recycled["Lead"][other] = {**record, "IsDeleted": True, "MasterRecordId": master_id}
+            for task in self.tasks_for(other):
+                task["WhoId"] = master_id
 
     def find(self, sobject: str, **where: Any) -> list[dict[str, Any]]:
         return [r for r in self.objects[sobject].values() if all(r.get(k) == v for k, v in where.items())]
@@ -206,6 +216,8 @@ class FakeSalesforce:
         match method, parts:
             case "GET", ["query"]:
                 return self.query(params.get("q", ""), headers.get("sforce-query-options", ""))
+            case "GET", ["queryAll"]:  # the recycle bin too: deleted and merged-away records
+                return self.query(params.get("q", ""), headers.get("sforce-query-options", ""), every=True)
             case "GET", ["query", cursor]:
                 return self.more(cursor)
             case "GET", ["limits"]:
@@ -230,13 +242,14 @@ class FakeSalesforce:
 
     # -- resources ---------------------------------------------------------------------------------
 
-    def query(self, soql: str, options: str) -> tuple[int, Any]:
+    def query(self, soql: str, options: str, *, every: bool = False) -> tuple[int, Any]:
         try:
             q = parse(soql, {name.lower(): {f.lower() for f in fields} for name, fields in FIELDS.items()})
         except SoqlError as exc:
             return 400, sf_error(exc.code, str(exc))
         sobject = next(name for name in FIELDS if name.lower() == q.sobject.lower())
-        rows = [r for r in self.objects[sobject].values() if q.where(r)]
+        stored = [*self.objects[sobject].values(), *(self.recycled[sobject].values() if every else ())]
+        rows = [r for r in stored if q.where(r)]
         if q.order_by:
             rows.sort(
                 key=lambda r: (get(r, q.order_by or "") is None, str(get(r, q.order_by or ""))),

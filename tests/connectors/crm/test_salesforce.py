@@ -218,6 +218,19 @@ async def test_a_name_or_title_longer_than_the_lead_field_is_cut_to_fit_instead_
         assert lead["Title"] == title[:128] and lead["FirstName"] == person.first_name[:40]  # type: ignore[index]
 
 
+async def test_a_lead_merged_since_its_outbound_message_is_written_on_the_surviving_lead() -> None:
+    async with salesforce_harness() as h:
+        sent = h.fake.add("Lead", LastName="Doe1", Company="Acme 1", Email="p1@example.com")
+        survivor = h.fake.add("Lead", LastName="Doe", Company="Acme", Email="pat@example.com")
+        h.fake.merge(survivor, sent)  # a rep merges the duplicates before the write-back
+        written = outcome(await h.crm.write(routed(1, sf_id=sent)))
+        assert (written.record_id, written.action) == (survivor, WriteAction.UPDATED)
+        lead = h.fake.objects["Lead"][survivor]
+        assert (lead["Leadflow_Last_Event_Id__c"], lead["OwnerId"]) == ("ev-1", USERS["ana.garcia"])
+        assert len(h.fake.tasks_for(survivor)) == 1
+        assert outcome(await h.crm.write(routed(1, sf_id=sent))).action is WriteAction.UNCHANGED
+
+
 async def test_a_field_missing_in_the_org_is_fatal_for_the_event() -> None:
     config = SalesforceCrm(api_version=VERSION, fields={"score": "Leadflow_Scoring__c"})
     async with salesforce_harness(config=config) as h:
