@@ -54,6 +54,7 @@ from schemas.events import LeadRouted
 
 T = TypeVar("T")
 MAX_BATCH = 100  # HubSpot's batch endpoints take up to 100 inputs
+MERGED_IDS = "hs_merged_object_ids"  # a merged contact's earlier ids, ";"-separated
 
 
 def limits_from(config: HubSpotConfig) -> Limits:
@@ -129,7 +130,7 @@ class HubSpotCrm(HubSpotReader):
 
     async def _read(self, targets: list[Target], results: list[BatchResult | None]) -> None:
         wanted = [self.config.property_for(f) for f in ("locked", "last_event_id", "decided_at", "lead_id")]
-        wanted += ["email", "hubspot_owner_id"]
+        wanted += ["email", "hubspot_owner_id", MERGED_IDS]
         lead_prop = self.config.property_for("lead_id")
         for by in ("id", "email", "lead_id"):
             group = [t for t in targets if t.by == by]
@@ -142,11 +143,13 @@ class HubSpotCrm(HubSpotReader):
             found: dict[str, dict[str, Any]] = {}
             for record in answer.get("results", []):
                 props = record.get("properties") or {}
-                key = (
-                    record["id"]
-                    if by == "id"
-                    else str(props.get("email" if by == "email" else lead_prop) or "")
-                )
+                if by == "id":
+                    # A merged contact answers under a new id: its earlier ids are in MERGED_IDS.
+                    for key in [record["id"], *str(props.get(MERGED_IDS) or "").split(";")]:
+                        if key:
+                            found[key] = record
+                    continue
+                key = str(props.get("email" if by == "email" else lead_prop) or "")
                 found[key.lower() if by == "email" else key] = record
             for t in group:
                 record = found.get(t.key)
@@ -170,7 +173,11 @@ class HubSpotCrm(HubSpotReader):
         writes = list(latest.values())
         by_id = [t for t in writes if t.by == "id"]
         if by_id:
-            await self._split(by_id, self._update, results)
+
+            async def update(items: list[Target]) -> None:
+                await self._update(items, results)
+
+            await self._split(by_id, update, results)
         lead_prop = self.config.property_for("lead_id")
         ways: tuple[tuple[FindBy, str], ...] = (("email", "email"), ("lead_id", lead_prop))
         for by, id_property in ways:
@@ -207,7 +214,9 @@ class HubSpotCrm(HubSpotReader):
         properties[id_property] = t.key
         return {"idProperty": id_property, "id": t.key, "properties": properties}
 
-    async def _update(self, items: list[Target]) -> None:
+    async def _update(self, items: list[Target], results: list[BatchResult | None]) -> None:
+        """Batch update by id; a contact HubSpot leaves out of its answer (a 207 multi-status: deleted
+        or merged since the read) fails alone, before any note is made for it."""
         inputs = [
             {
                 "id": str(t.contact_id),
@@ -217,7 +226,11 @@ class HubSpotCrm(HubSpotReader):
             }
             for t in items
         ]
-        await self.api.call("contacts.update", self.api.contacts_batch.update, {"inputs": inputs})
+        answer = await self.api.call("contacts.update", self.api.contacts_batch.update, {"inputs": inputs})
+        updated = {str(record.get("id")) for record in answer.get("results", [])}
+        for t in items:
+            if str(t.contact_id) not in updated:
+                results[t.index] = HubSpotRejected(f"hubspot: contact {t.contact_id} not updated", 404)
 
     async def _notes_and_tasks(
         self, todo: list[Target], results: list[BatchResult | None], *, create: bool

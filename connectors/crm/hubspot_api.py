@@ -28,10 +28,11 @@ from connectors.errors import (
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 DAILY_PAUSE_SECONDS = 600.0  # the daily limit resets at the account's midnight: look again later
+AUTH_PAUSE_SECONDS = 60.0  # a refused token: look again once someone may have replaced it
 
 
 class HubSpotRejected(FatalConnectorError):
-    """HubSpot refused the request (4xx other than 429): retrying cannot help."""
+    """HubSpot refused the request (4xx but 401, 403 MISSING_SCOPES and 429): retrying cannot help."""
 
     def __init__(self, message: str, status: int, category: str | None = None) -> None:
         super().__init__(message)
@@ -75,6 +76,13 @@ def translate(op: str, exc: Exception) -> ConnectorError:
     if status == 0 or status >= 500 or status == 408:
         return RetriableConnectorError(f"hubspot {op}: HTTP {status}")
     category = body.get("category")
+    if status == 401 or (status == 403 and category == "MISSING_SCOPES"):
+        # INVALID_AUTHENTICATION / EXPIRED_AUTHENTICATION, or an app installed without a scope: the
+        # token, never the event, is at fault; dead-lettering every lead until someone notices
+        # would lose the backlog.
+        reason = f"hubspot {op}: HTTP {status} {category or ''}".rstrip()
+        fix = "set a new LEADFLOW_HUBSPOT_TOKEN" if status == 401 else "grant the app the missing scopes"
+        return CrmUnavailable(f"{reason} ({fix})", AUTH_PAUSE_SECONDS)
     return HubSpotRejected(f"hubspot {op}: HTTP {status} {category or ''}".rstrip(), status, category)
 
 

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 CONTACT_FIELDS = ["email", "firstname", "lastname", "jobtitle", "phone", "company", "website", "country",
                   "hubspot_owner_id", "lastmodifieddate"]  # fmt: skip
+SEARCH_WINDOW = 10_000  # results one search query can page through (HubSpot: 400 past it)
 COMPANY_FIELDS = ["name", "domain", "industry", "numberofemployees", "annualrevenue", "country",
                   "hubspot_owner_id", "lifecyclestage"]  # fmt: skip
 
@@ -177,23 +178,34 @@ class HubSpotReader:
                 yield (await self.api.call(f"{kind}.read", batch.read, read)).get("results", [])
             return
         search = self.api.contacts_search if kind == "contacts" else self.api.companies_search
-        body: dict[str, Any] = {"properties": fields, "limit": size, "sorts": ["hs_object_id"]}
+        sort = {"propertyName": "hs_object_id", "direction": "ASCENDING"}
+        first: dict[str, Any] = {"properties": fields, "limit": size, "sorts": [sort]}
         if selection.query:
-            body["query"] = selection.query
+            first["query"] = selection.query
+        filters: list[dict[str, Any]] = []
         if selection.since:
             stamp = str(int(selection.since.timestamp() * 1000))
             modified = "lastmodifieddate" if kind == "contacts" else "hs_lastmodifieddate"
-            body["filterGroups"] = [
-                {"filters": [{"propertyName": modified, "operator": "GTE", "value": stamp}]}
-            ]
+            filters.append({"propertyName": modified, "operator": "GTE", "value": stamp})
+        if filters:
+            first["filterGroups"] = [{"filters": filters}]
+        body, reached = first, 0  # results this query has paged through
         while True:
             answer = await self.api.call(f"{kind}.search", search.do_search, body)
-            if answer.get("results"):
-                yield answer["results"]
+            results = answer.get("results") or []
+            if results:
+                yield results
+            reached += len(results)
             after = ((answer.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
+            if not after or not results:
                 return
-            body = {**body, "after": after}
+            if reached + size <= SEARCH_WINDOW:
+                body = {**body, "after": after}
+                continue
+            # HubSpot refuses (400) to page one query past SEARCH_WINDOW results: the same query
+            # again, for the ids after the last one seen (the results are sorted by id).
+            past = {"propertyName": "hs_object_id", "operator": "GT", "value": str(results[-1]["id"])}
+            body, reached = {**first, "filterGroups": [{"filters": [*filters, past]}]}, 0
 
     async def _get_company(self, company_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.api.call(

@@ -4,7 +4,8 @@
    from other sources) with owner, lock and last event id, and the Tasks already made for these events.
 2. One composite request: an sObject Collections update of the existing Leads and an upsert (on
    ``Leadflow_Lead_Id__c``) of the new ones, each with ``Sforce-Auto-Assign: FALSE`` so the org's
-   assignment rules do not overwrite the OwnerId we set.
+   assignment rules do not overwrite the OwnerId we set, and ``Sforce-Duplicate-Rule-Header:
+   allowSave=true`` so a duplicate rule that only alerts (the standard Lead rule) saves as in the UI.
 3. One sObject Collections upsert of the briefing Tasks on their event-id External ID, with the
    first-touch email draft (when the rule makes one) as a Task of its own under ``<event_id>:draft``.
 
@@ -30,7 +31,7 @@ from urllib.parse import quote_plus
 from connectors.crm import BatchResult, WriteAction, WriteOutcome, draft_event_id
 from connectors.crm.resilience import Guard, Limits
 from connectors.crm.salesforce_client import SalesforceClient, error_for, record_error
-from connectors.crm.salesforce_reader import SalesforceReading
+from connectors.crm.salesforce_reader import ALLOW_SAVE, SalesforceReading
 from connectors.crm.salesforce_soql import in_list, is_id, select
 from connectors.errors import ConnectorError, CrmUnavailable, FatalConnectorError
 from schemas.crm import SalesforceCrm
@@ -38,6 +39,15 @@ from schemas.events import LeadRouted
 
 T = TypeVar("T")
 USERS_TTL = 900.0  # seconds an active-user list is trusted for owner matching
+
+
+# Standard Lead text fields shorter than what a Leadflow lead may hold (schemas/lead.py).
+LEAD_FIELD_LENGTHS = {"FirstName": 40, "LastName": 80, "Title": 128, "Company": 255, "Phone": 40}
+
+
+def _fit(name: str, value: Any) -> Any:
+    limit = LEAD_FIELD_LENGTHS.get(name)
+    return value[:limit].rstrip() if limit is not None and isinstance(value, str) else value
 
 
 def guard_for(config: SalesforceCrm) -> Guard:
@@ -85,9 +95,14 @@ class SalesforceConnector(SalesforceReading):
         finally:
             usage = self._client.usage
             if usage is not None:
-                used, total = usage
-                cap = self._config.limits.daily
-                self._guard.daily.observe(used, min(total, cap) if cap else total)
+                used, total = usage  # the whole org's: every integration's calls count in it
+                cap, daily = self._guard.limits.daily, self._guard.daily  # this process's share
+                if cap is None:
+                    daily.observe(used, total)
+                else:
+                    # `daily` caps Leadflow's own calls (counted by the Guard); what is left of the
+                    # org's allowance can only lower that, never spend it for the others' calls.
+                    daily.observe(daily.used, min(cap, daily.used + max(0, total - used)))
 
     async def _call(self, op: str, method: str, path: str, **kwargs: Any) -> Any:
         return await self._run(op, self._client.call, op, method, path, **kwargs)
@@ -114,12 +129,13 @@ class SalesforceConnector(SalesforceReading):
             raise ValueError(f"at most {self.max_batch} events per batch, not {len(batch)}")
         results: list[BatchResult | None] = [None] * len(batch)
         leads, tasks = await self._read_state(batch)
+        merged = await self._merged_leads(batch, leads)
         users = await self._active_users(batch)
         to_write: list[_Pending] = []
         task_only: list[_Pending] = []
         for index, routed in enumerate(batch):
             pending = _Pending(index, routed)
-            row = self._row_for(routed, leads)
+            row = self._row_for(routed, leads) or merged.get((self._salesforce_id(routed) or "")[:15])
             if row is None and self._salesforce_id(routed):
                 results[index] = FatalConnectorError(
                     f"salesforce: Lead {self._salesforce_id(routed)} not found (deleted or merged)"
@@ -177,10 +193,9 @@ class SalesforceConnector(SalesforceReading):
             )
             if part
         )
-        columns = ["Id", "OwnerId", f("status"), f("locked"), f("last_event_id"), f("lead_id")]
         event_field = self._config.task_event_field
         queries = {
-            "leads": select(columns, "Lead", where),
+            "leads": select(self._state_columns(), "Lead", where),
             "tasks": select(
                 ["Id", "WhoId", event_field],
                 "Task",
@@ -200,6 +215,32 @@ class SalesforceConnector(SalesforceReading):
         leads = list(answers["leads"][1]["records"])
         tasks = {t[event_field]: t.get("WhoId") or "" for t in answers["tasks"][1]["records"]}
         return leads, tasks
+
+    def _state_columns(self) -> list[str]:
+        f = self._config.field
+        return ["Id", "OwnerId", f("status"), f("locked"), f("last_event_id"), f("lead_id")]
+
+    async def _merged_leads(
+        self, batch: Sequence[LeadRouted], leads: list[dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        """The surviving Lead of each Salesforce Lead id that is gone because it was merged (the loser
+        stays in the recycle bin, found by queryAll, with MasterRecordId), by the gone id's first 15
+        characters. Two more calls, made only when a batch has such an id."""
+        found = {row["Id"][:15] for row in leads}
+        gone = [i for r in batch if (i := self._salesforce_id(r)) and i[:15] not in found]
+        if not gone:
+            return {}
+        where = f"{in_list('Id', gone)} AND MasterRecordId != null"
+        losers = await self._call(
+            "merged", "GET", "queryAll/", params={"q": select(["Id", "MasterRecordId"], "Lead", where)}
+        )
+        master_of = {r["Id"][:15]: str(r["MasterRecordId"]) for r in losers.get("records", [])}
+        if not master_of:
+            return {}
+        soql = select(self._state_columns(), "Lead", in_list("Id", sorted(set(master_of.values()))))
+        masters = await self._call("merged_masters", "GET", "query/", params={"q": soql})
+        by_id = {row["Id"][:15]: row for row in masters.get("records", [])}
+        return {old: by_id[new[:15]] for old, new in master_of.items() if new[:15] in by_id}
 
     def _lead_fields(self, pending: _Pending) -> dict[str, Any]:
         routed, f = pending.routed, self._config.field
@@ -239,7 +280,8 @@ class SalesforceConnector(SalesforceReading):
             "LeadSource": lead.source,
             "Description": (lead.message or "")[:32_000] or None,
         }
-        return {k: v for k, v in values.items() if v is not None} | {
+        # The REST API refuses a value longer than its field (STRING_TOO_LONG) instead of cutting it.
+        return {k: _fit(k, v) for k, v in values.items() if v is not None} | {
             self._config.field("lead_id"): pending.routed.lead_id
         }
 
@@ -249,7 +291,9 @@ class SalesforceConnector(SalesforceReading):
         """Update the existing Leads and upsert the new ones in one composite call; the ones written."""
         existing = [p for p in pending if p.record_id]
         new = [p for p in pending if not p.record_id]
-        no_rules = {"Sforce-Auto-Assign": "FALSE"}  # assignment rules must not undo our OwnerId
+        # Assignment rules must not undo our OwnerId; a duplicate rule the admin set to "Allow" (with
+        # an alert, as Salesforce's standard Lead rule) saves as a person would past it; "Block" blocks.
+        no_rules = {"Sforce-Auto-Assign": "FALSE", **ALLOW_SAVE}
         sub: list[dict[str, Any]] = []
         if existing:
             records = [

@@ -6,7 +6,8 @@ What each Salesforce answer means for the caller:
   (retrying in seconds cannot help and the event is not at fault, so the writer waits instead of
   dead-lettering); "ConcurrentPerOrgLongTxn" (too many long requests at once) -> Throttled;
 - 401 INVALID_SESSION_ID: the session is renewed once when username/password are configured;
-  otherwise CrmUnavailable (a token to replace, never the event's fault);
+  otherwise CrmUnavailable (a token to replace, never the event's fault); a login the org refuses
+  (INVALID_LOGIN, a frozen user) is CrmUnavailable too, an unreachable login server retriable;
 - anything else (400 INVALID_FIELD, MALFORMED_QUERY, 403 INSUFFICIENT_ACCESS, 404): Fatal.
 Every answer's ``Sforce-Limit-Info: api-usage=N/M`` is kept in ``usage``.
 """
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 
 import requests
 from simple_salesforce.api import Salesforce
-from simple_salesforce.exceptions import SalesforceError
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 
 from connectors.errors import (
     ConnectorError,
@@ -126,16 +127,28 @@ class SalesforceClient:
     def instance(self) -> str:
         return f"https://{self._sf.sf_instance}"
 
-    def _renew(self, stale: Salesforce) -> None:
+    def _renew(self, stale: Salesforce, op: str) -> None:
         with self._lock:
             if self._sf is stale and self._login is not None:  # another thread may have renewed it
-                token, instance_url = self._login()
+                try:
+                    token, instance_url = self._login()
+                except SalesforceAuthenticationFailed as exc:
+                    # A changed password, a reset security token, a frozen user: the credentials
+                    # need a person, the events are not at fault.
+                    reason = f"salesforce {op}: login refused: {exc.code}: {scrub(exc.auth_message)}"
+                    raise CrmUnavailable(
+                        f"{reason} (check the Salesforce username, password and security token)", 60.0
+                    ) from exc.with_traceback(None)
+                except requests.RequestException as exc:
+                    unreachable = f"salesforce {op}: login: {exc.__class__.__name__}"
+                    raise RetriableConnectorError(unreachable) from exc
                 self._sf = self._connect(token, instance_url)
 
     def call(self, op: str, method: str, path: str, **kwargs: Any) -> Any:
         """``path`` below /services/data/vXX.X/ (or a full /services/... path); JSON in, JSON out."""
         for attempt in (1, 2):
             sf = self._sf
+            expired = False
             try:
                 if path.startswith("/services/"):
                     result = sf._call_salesforce(method, f"{self.instance}{path}", name=op, **kwargs)
@@ -144,16 +157,20 @@ class SalesforceClient:
                     body = sf.restful(path, method=method, **kwargs)
             except SalesforceError as exc:
                 code, _ = first_error(exc.content)
-                if exc.status == 401 and code == "INVALID_SESSION_ID" and self._login and attempt == 1:
-                    self._renew(sf)
-                    continue
-                # Without its traceback: simple-salesforce's frames hold the response, and a chained
-                # traceback would keep that response's socket open until a cyclic GC runs.
-                raise error_for(exc.status, exc.content, op, self._limit_wait) from exc.with_traceback(None)
+                expired = exc.status == 401 and code == "INVALID_SESSION_ID" and bool(self._login)
+                if not expired or attempt == 2:
+                    # Without its traceback: simple-salesforce's frames hold the response, and a chained
+                    # traceback would keep that response's socket open until a cyclic GC runs.
+                    error = error_for(exc.status, exc.content, op, self._limit_wait)
+                    raise error from exc.with_traceback(None)
             except requests.Timeout as exc:
                 raise RetriableConnectorError(f"salesforce {op}: timed out") from exc
             except requests.RequestException as exc:
                 raise RetriableConnectorError(f"salesforce {op}: {exc.__class__.__name__}") from exc
+            if expired:
+                # Outside the except block, so a failed login does not chain the 401's response.
+                self._renew(sf, op)
+                continue
             usage = sf.api_usage.get("api-usage")
             if usage is not None:
                 self.usage = (usage.used, usage.total)

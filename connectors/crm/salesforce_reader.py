@@ -30,6 +30,8 @@ ACCOUNT_COLUMNS = (
     "Id", "Name", "Website", "Industry", "NumberOfEmployees", "AnnualRevenue", "BillingCountry", "OwnerId",
 )  # fmt: skip
 USER_COLUMNS = ("Id", "Name", "Email", "Username", "Alias", "IsActive")
+# A duplicate rule set to "Allow" with an alert saves through the API only when told so.
+ALLOW_SAVE = {"Sforce-Duplicate-Rule-Header": "allowSave=true"}
 IDS_PER_QUERY = 200  # keeps an `Id IN (...)` query well under SOQL's length limit
 
 
@@ -157,7 +159,11 @@ class SalesforceReading:
                 for account_id, status in part
             ]
             answers = await self._call(
-                "write_accounts", "PATCH", "composite/sobjects", json={"allOrNone": False, "records": records}
+                "write_accounts",
+                "PATCH",
+                "composite/sobjects",
+                json={"allOrNone": False, "records": records},
+                headers=ALLOW_SAVE,  # the standard Account duplicate rule alerts on edit too
             )
             saved += sum(1 for a in answers if a.get("success"))
         return saved

@@ -45,7 +45,25 @@ SPEC_PATH = (
     / "hubspot-crm-subset.openapi.json"
 )
 TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "notes": "0-46", "tasks": "0-27"}
+SEARCH_WINDOW = 10_000  # results one search query can page through
 UNIQUE_BUILTIN = {"contacts": {"email", "hs_object_id"}, "companies": {"hs_object_id"}}
+
+
+def _comparable(value: Any) -> tuple[int, float | str]:
+    """A property value as HubSpot orders it: numbers (ids, epoch ms) as numbers, text as text."""
+    text = "" if value is None else str(value)
+    try:
+        return (0, float(text))
+    except ValueError:
+        return (1, text)
+
+
+def _sort_key(sort: Any) -> tuple[str, bool]:
+    """A search sort, as an object ({propertyName, direction}) or HubSpot's string form ("-name")."""
+    if isinstance(sort, dict):
+        return str(sort["propertyName"]), str(sort.get("direction", "ASCENDING")).upper() == "DESCENDING"
+    text = str(sort)
+    return text.removeprefix("-"), text.startswith("-")
 
 
 def _now() -> str:
@@ -98,6 +116,9 @@ class HubSpotFake:
     max_in_window: int = 0
     throttled: int = 0
     refused: list[str] = field(default_factory=list)  # why each request that broke the contract was refused
+    merged_into: dict[str, str] = field(default_factory=dict)  # a merged record's earlier id -> its id now
+    # Routes ("POST /crm/v3/properties/{kind}") the token's app has no scope for: 403 MISSING_SCOPES.
+    unscoped: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         spec = json.loads(SPEC_PATH.read_text())
@@ -158,6 +179,34 @@ class HubSpotFake:
         record = self.objects[kind].pop(object_id)
         self._reindex(kind, {"id": object_id, "properties": {}}, record["properties"])
         self.associations = {a for a in self.associations if (a[0], a[1]) != (kind, object_id)}
+
+    def merge(self, kind: str, primary_id: str, other_id: str) -> str:
+        """Merge two records as HubSpot does since 2024: a new record with a new id takes the
+        primary's values (the other's fill the gaps) and both associations; every earlier id
+        (listed in ``hs_merged_object_ids``) now answers with the new record."""
+        primary, other = self.objects[kind][primary_id], self.objects[kind][other_id]
+        earlier = [
+            i
+            for r in (primary, other)
+            for i in [*str(r["properties"].get("hs_merged_object_ids") or "").split(";"), r["id"]]
+            if i
+        ]
+        props = {**other["properties"], **primary["properties"]}
+        for gone in (primary_id, other_id):
+            old = self.objects[kind].pop(gone)
+            self._reindex(kind, {"id": gone, "properties": {}}, old["properties"])
+        for builtin in ("hs_object_id", "createdate"):
+            props.pop(builtin, None)
+        record = self._create(kind, {**props, "hs_merged_object_ids": ";".join(earlier)})
+        new_id = record["id"]
+        for old_id in earlier:
+            self.merged_into[old_id] = new_id
+
+        def moved(of: str, object_id: str) -> str:
+            return new_id if of == kind and object_id in (primary_id, other_id) else object_id
+
+        self.associations = {(a, moved(a, b), c, moved(c, d), t) for a, b, c, d, t in self.associations}
+        return str(new_id)
 
     def add_contact(self, **properties: str) -> str:
         return self._create("contacts", properties)["id"]
@@ -233,6 +282,11 @@ class HubSpotFake:
     def _validate(self, request: Request, body: bytes) -> None:
         if request.headers.get("authorization") != f"Bearer {self.token}":
             self._refuse(401, "Authentication credentials not found.", "INVALID_AUTHENTICATION")
+        if f"{request.method} {request.scope['route'].path}" in self.unscoped:
+            needed = {"requiredGranularScopes": ["crm.schemas.contacts.write"]}
+            detail = [{"message": "One or more of the following scopes are required.", "context": needed}]
+            message = "This app hasn't been granted all required scopes to make this call."
+            raise Refused(error(403, message, "MISSING_SCOPES", errors=detail))
         try:
             self._openapi.validate_request(StarletteOpenAPIRequest(request, body or None))
             return  # covered by the contract subset, and valid
@@ -273,7 +327,8 @@ class HubSpotFake:
 
     def _find(self, kind: str, value: str, id_property: str | None) -> dict[str, Any] | None:
         if not id_property or id_property == "hs_object_id":
-            return self.objects[kind].get(value)
+            # An earlier id of a merged record answers with the merged record (and its new id).
+            return self.objects[kind].get(self.merged_into.get(value, value))
         if id_property not in self._unique(kind):
             self._refuse(400, f"{id_property} is not a unique property of {kind}")
         wanted = value.lower() if id_property == "email" else value
@@ -416,19 +471,28 @@ class HubSpotFake:
             ids = [i["id"] for i in body["inputs"]]
             if len(set(ids)) != len(ids):
                 self._refuse(400, "Duplicate IDs found in batch input")
-            records = []
+            # A record that is gone (deleted, or merged away by id property) is left out of the
+            # results: a 207 multi-status, as for a batch read; the others are still updated.
+            found, missing = [], []
             for item in body["inputs"]:
                 record = self._find(kind, item["id"], item.get("idProperty"))
                 if record is None:
-                    self._refuse(400, f"Could not find {kind} with id {item['id']}", "OBJECT_NOT_FOUND")
-                records.append(record)
-            # Validate all before changing any: HubSpot refuses the whole batch.
-            for record, item in zip(records, body["inputs"], strict=True):
+                    missing.append(item["id"])
+                else:
+                    found.append((record, item))
+            # Validate all before changing any: a bad value makes HubSpot refuse the whole batch.
+            for record, item in found:
                 self._check_props(kind, item["properties"], record["id"])
-            updated = [
-                self._update(kind, r, i["properties"]) for r, i in zip(records, body["inputs"], strict=True)
+            updated = [self._update(kind, r, i["properties"]) for r, i in found]
+            errors = [
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "message": f"Could not find some {kind} objects, they may be deleted or not exist.",
+                    "context": {"ids": missing},
+                }
             ]
-            return self._batch([self._view(r) for r in updated])
+            return self._batch([self._view(r) for r in updated], errors if missing else None)
 
         return await self._handle(request, work)
 
@@ -452,8 +516,18 @@ class HubSpotFake:
         async def work(body: dict[str, Any]) -> Response:
             kind = self._kind(request)
             hits = [o for o in self.objects[kind].values() if self._matches(o, body)]
+            for sort in reversed(body.get("sorts") or []):
+                name, descending = _sort_key(sort)
+
+                def by(record: dict[str, Any], name: str = name) -> tuple[int, float | str]:
+                    return _comparable(record["properties"].get(name))
+
+                hits.sort(key=by, reverse=descending)
             start = int(body.get("after") or 0)
             limit = int(body.get("limit") or 10)
+            if start + limit > SEARCH_WINDOW:
+                # HubSpot: "limited to 10,000 total results for any given query"; past it, a 400.
+                self._refuse(400, f"Search results are limited to {SEARCH_WINDOW}: after {start} is past it")
             page = hits[start : start + limit]
             answer: dict[str, Any] = {
                 "total": len(hits),
@@ -484,7 +558,9 @@ class HubSpotFake:
                 elif op == "IN":
                     ok &= value in f.get("values", [])
                 elif op == "GTE":
-                    ok &= value is not None and str(value) >= str(wanted)
+                    ok &= value is not None and _comparable(value) >= _comparable(wanted)
+                elif op == "GT":
+                    ok &= value is not None and _comparable(value) > _comparable(wanted)
                 elif op == "HAS_PROPERTY":
                     ok &= bool(value)
             if ok:

@@ -52,7 +52,7 @@ FIELDS: dict[str, set[str]] = {
     "Lead": COMMON | LEADFLOW_LEAD | {
         "FirstName", "LastName", "Name", "Email", "Phone", "Title", "Company", "Website",
         "NumberOfEmployees", "Industry", "Country", "AnnualRevenue", "Description", "LeadSource",
-        "Status", "IsConverted", "Leadflow_Feedback__c",
+        "Status", "IsConverted", "Leadflow_Feedback__c", "MasterRecordId",
     },
     "Task": COMMON | {"WhoId", "WhatId", "Subject", "Description", "Status", "Priority", "ActivityDate",
                       "Leadflow_Event_Id__c"},
@@ -60,6 +60,14 @@ FIELDS: dict[str, set[str]] = {
                          "BillingCountry", "Leadflow_ICP_Status__c"},
     "User": {"Id", "Name", "Email", "Username", "Alias", "IsActive", "UserType"},
 }  # fmt: skip
+# Standard text fields' lengths: a longer value is refused (STRING_TOO_LONG), never truncated, as
+# the REST API has no field-truncation header.
+MAX_LENGTH = {
+    "Lead": {"FirstName": 40, "LastName": 80, "Title": 128, "Company": 255, "Email": 80, "Phone": 40,
+             "Website": 255, "Country": 80, "Industry": 255, "LeadSource": 255},
+    "Task": {"Subject": 255},
+}  # fmt: skip
+DUPLICATE_MATCH = {"Lead": "Email", "Account": "Name"}  # what the fake's duplicate rules match on
 EXTERNAL_IDS = {("Lead", "Leadflow_Lead_Id__c"), ("Task", "Leadflow_Event_Id__c")}
 REQUIRED = {"Lead": ("LastName", "Company"), "Task": ()}
 
@@ -93,14 +101,20 @@ class FakeSalesforce:
     down: bool = False
     tokens: set[str] = field(default_factory=lambda: {"test-token"})
     objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {t: {} for t in FIELDS})
+    recycled: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {t: {} for t in FIELDS})
     calls: Counter[str] = field(default_factory=Counter)  # top-level requests by kind
     owner_changes: list[OwnerChange] = field(default_factory=list)
     validation: dict[str, tuple[str, str]] = field(default_factory=dict)  # record id -> (code, message)
+    # Active duplicate rules (Leads matched on Email, Accounts on Name): None (none), "alert"
+    # (Salesforce's standard rules: "Allow" with an alert, on create and on edit, which the API
+    # saves only with allowSave=true), or "block".
+    duplicate_rule: str | None = None
     faults: list[str] = field(default_factory=list)
     _cursors: dict[str, tuple[list[dict[str, Any]], int]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     url: str = ""
     ca_path: str = ""
+    _allow_save: bool = False  # the request being dispatched said allowSave=true
 
     # -- test helpers ------------------------------------------------------------------------------
 
@@ -127,6 +141,15 @@ class FakeSalesforce:
             **values, "Id": record_id,
         }  # fmt: skip
         return record_id
+
+    def merge(self, master_id: str, *others: str) -> None:
+        """Merge Leads into ``master_id`` as Salesforce does: the others go to the recycle bin with
+        IsDeleted and MasterRecordId set (queryAll still finds them), their Tasks move to the master."""
+        for other in others:
+            record = self.objects["Lead"].pop(other)
+            self.recycled["Lead"][other] = {**record, "IsDeleted": True, "MasterRecordId": master_id}
+            for task in self.tasks_for(other):
+                task["WhoId"] = master_id
 
     def find(self, sobject: str, **where: Any) -> list[dict[str, Any]]:
         return [r for r in self.objects[sobject].values() if all(r.get(k) == v for k, v in where.items())]
@@ -188,9 +211,13 @@ class FakeSalesforce:
             return 404, sf_error("NOT_FOUND", "The requested resource does not exist")
         parts = path[len(prefix) :].strip("/").split("/")
         auto_assign_false = headers.get("sforce-auto-assign", "").upper() == "FALSE"
+        rule_header = headers.get("sforce-duplicate-rule-header", "").replace(" ", "").lower()
+        self._allow_save = "allowsave=true" in rule_header.split(";")
         match method, parts:
             case "GET", ["query"]:
                 return self.query(params.get("q", ""), headers.get("sforce-query-options", ""))
+            case "GET", ["queryAll"]:  # the recycle bin too: deleted and merged-away records
+                return self.query(params.get("q", ""), headers.get("sforce-query-options", ""), every=True)
             case "GET", ["query", cursor]:
                 return self.more(cursor)
             case "GET", ["limits"]:
@@ -215,13 +242,14 @@ class FakeSalesforce:
 
     # -- resources ---------------------------------------------------------------------------------
 
-    def query(self, soql: str, options: str) -> tuple[int, Any]:
+    def query(self, soql: str, options: str, *, every: bool = False) -> tuple[int, Any]:
         try:
             q = parse(soql, {name.lower(): {f.lower() for f in fields} for name, fields in FIELDS.items()})
         except SoqlError as exc:
             return 400, sf_error(exc.code, str(exc))
         sobject = next(name for name in FIELDS if name.lower() == q.sobject.lower())
-        rows = [r for r in self.objects[sobject].values() if q.where(r)]
+        stored = [*self.objects[sobject].values(), *(self.recycled[sobject].values() if every else ())]
+        rows = [r for r in stored if q.where(r)]
         if q.order_by:
             rows.sort(
                 key=lambda r: (get(r, q.order_by or "") is None, str(get(r, q.order_by or ""))),
@@ -282,6 +310,12 @@ class FakeSalesforce:
             return record_failure(
                 "INVALID_FIELD", f"No such column '{unknown[0]}' on sobject of type {sobject}", unknown
             )
+        for name, limit in MAX_LENGTH.get(sobject, {}).items():
+            value = values.get(name)
+            if isinstance(value, str) and len(value) > limit:
+                return record_failure(
+                    "STRING_TOO_LONG", f"{name}: data value too large: {value} (max length={limit})", [name]
+                )
         who = values.get("WhoId")
         if sobject == "Task" and who is not None and who not in self.objects["Lead"]:
             return record_failure("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["WhoId"])
@@ -307,8 +341,44 @@ class FakeSalesforce:
         if record_id in self.validation:
             code, message = self.validation[record_id]
             return record_failure(code, message)
+        if (failure := self._converted(sobject, record_id)) is not None:
+            return failure
+        if (failure := self._duplicate(sobject, values, record_id)) is not None:
+            return failure
         self._save(sobject, record_id, values, auto_assign_false)
         return {"id": record_id, "success": True, "errors": []}
+
+    def _duplicate(
+        self, sobject: str, values: dict[str, Any], record_id: str | None
+    ) -> dict[str, Any] | None:
+        """DUPLICATES_DETECTED when the duplicate rule finds another record with this Email (Lead) or
+        Name (Account); on an edit the rule looks at the record as saved, not only at what changes."""
+        key = DUPLICATE_MATCH.get(sobject)
+        saved = self.objects[sobject].get(record_id or "", {}) if sobject in self.objects else {}
+        value = str({**saved, **values}.get(key or "") or "").lower()
+        if key is None or self.duplicate_rule is None or not value:
+            return None
+        others = [
+            r for r in self.objects[sobject].values()
+            if r["Id"] != record_id and str(r.get(key) or "").lower() == value
+        ]  # fmt: skip
+        if not others or (self.duplicate_rule == "alert" and self._allow_save):
+            return None
+        failure = record_failure("DUPLICATES_DETECTED", "Use one of these records?")
+        failure["errors"][0]["duplicateResult"] = {
+            "allowSave": self.duplicate_rule == "alert",
+            "duplicateRule": f"Standard_{sobject}_Duplicate_Rule",
+            "duplicateRuleEntityType": sobject,
+            "errorMessage": "Use one of these records?",
+            "matchResults": [{"entityType": sobject, "matchRecords": [{"record": {"Id": others[0]["Id"]}}]}],
+        }
+        return failure
+
+    def _converted(self, sobject: str, record_id: str) -> dict[str, Any] | None:
+        """Salesforce refuses any update of a converted Lead (without "View and Edit Converted Leads")."""
+        if sobject == "Lead" and self.objects["Lead"][record_id].get("IsConverted"):
+            return record_failure("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
+        return None
 
     def upsert(
         self, sobject: str, external: str, record: dict[str, Any], auto_assign_false: bool
@@ -322,6 +392,10 @@ class FakeSalesforce:
         found = self.find(sobject, **{external: key})
         if found:
             record_id = found[0]["Id"]
+            if (failure := self._converted(sobject, record_id)) is not None:
+                return failure
+            if (failure := self._duplicate(sobject, values, record_id)) is not None:
+                return failure
             self._save(sobject, record_id, values, auto_assign_false)
             return {"id": record_id, "success": True, "errors": [], "created": False}
         missing = [f for f in REQUIRED.get(sobject, ()) if not values.get(f)]
@@ -329,6 +403,8 @@ class FakeSalesforce:
             return record_failure(
                 "REQUIRED_FIELD_MISSING", f"Required fields are missing: {missing}", missing
             )
+        if (failure := self._duplicate(sobject, values, None)) is not None:
+            return failure
         owner = values.pop("OwnerId", None)
         record_id = self.add(sobject, **values)
         if owner is not None:

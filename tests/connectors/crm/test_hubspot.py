@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
 
+from connectors.crm import WriteAction, WriteOutcome
 from connectors.crm.hubspot import HubSpotCrm
 from connectors.crm.hubspot_api import HubSpotRejected, translate
 from connectors.crm.resilience import Guard
-from connectors.errors import CrmUnavailable, RetriableConnectorError, Throttled
+from connectors.errors import CrmUnavailable, FatalConnectorError, RetriableConnectorError, Throttled
 from schemas.crm import HubSpotCrm as HubSpotConfig
 from schemas.decision import Status
 from tests.connectors.crm.conftest import FAST, OWNERS
@@ -45,12 +48,27 @@ async def test_the_fake_refuses_a_request_that_breaks_the_contract(hub: Setup) -
     assert any("'id' is a required property" in why for why in hub.fake.refused)
 
 
-async def test_the_fake_refuses_a_wrong_token(hub: Setup) -> None:
+async def test_a_wrong_or_expired_token_waits_instead_of_dead_lettering(hub: Setup) -> None:
+    # HubSpot answers 401 INVALID_AUTHENTICATION (or EXPIRED_AUTHENTICATION for an OAuth token):
+    # the token is at fault, never the event, so no lead of the batch may be dead-lettered for it.
     other = HubSpotCrm("wrong", HubSpotConfig(), base_url=hub.url, guard=Guard("hubspot", FAST))
-    with pytest.raises(HubSpotRejected) as refused:
+    with pytest.raises(CrmUnavailable) as away:
         await other.owners()
-    assert refused.value.status == 401
+    assert "401" in str(away.value)
+    with pytest.raises(CrmUnavailable):
+        await other.write_many([routed(1), routed(2)])
+    assert hub.fake.contact_by_email("person1@acme-logistics.com") is None
     await other.close()
+
+
+async def test_a_private_app_missing_a_scope_waits_instead_of_dead_lettering(hub: Setup) -> None:
+    # 403 MISSING_SCOPES: the app's install lacks a scope (here, creating contact properties).
+    # Granting it fixes every waiting lead; none of them is at fault.
+    hub.fake.unscoped.add("POST /crm/v3/properties/{kind}")
+    with pytest.raises(CrmUnavailable, match="MISSING_SCOPES"):
+        await hub.crm.write_many([routed(1), routed(2)])
+    hub.fake.unscoped.clear()  # an admin grants the scope
+    assert all(isinstance(r, WriteOutcome) for r in await hub.crm.write_many([routed(1), routed(2)]))
 
 
 async def test_properties_are_created_once_before_the_first_write(hub: Setup) -> None:
@@ -109,6 +127,55 @@ async def test_a_crash_between_the_contact_and_its_note_leaves_one_note_on_redel
     assert len(hub.fake.notes_of(contact["id"])) == 1
 
 
+async def test_a_contact_merged_since_its_webhook_is_written_under_its_new_id(hub: Setup) -> None:
+    # Since HubSpot's 2024 merge change both earlier ids answer with a new record under a new id.
+    webhook_id = hub.fake.add_contact(email="merged@acme-logistics.com", firstname="Maria")
+    duplicate = hub.fake.add_contact(email="maria.alt@acme-logistics.com")
+    event = routed(1, email="merged@acme-logistics.com")
+    lead = event.lead.model_copy(update={"source": "hubspot", "source_record_id": webhook_id})
+    event = event.model_copy(update={"lead": lead})
+    merged_id = hub.fake.merge("contacts", webhook_id, duplicate)
+    assert merged_id not in (webhook_id, duplicate)
+    outcome = await hub.crm.write(event)
+    assert outcome.record_id == merged_id
+    merged = hub.fake.objects["contacts"][merged_id]["properties"]
+    assert (merged["leadflow_last_event_id"], merged["hubspot_owner_id"]) == ("ev-1", OWNERS["ana"])
+    assert len(hub.fake.notes_of(merged_id)) == 1
+    assert (await hub.crm.write(event)).action.value == "unchanged"
+
+
+@dataclass
+class DeletingFake(HubSpotFake):
+    """A person deletes a contact between the writer's read and its batch update."""
+
+    delete_before_update: str = ""
+
+    async def _batch_update(self, request: Request) -> Response:
+        if self.delete_before_update in self.objects["contacts"]:
+            self.remove("contacts", self.delete_before_update)
+        return await super()._batch_update(request)
+
+
+async def test_a_contact_left_out_of_a_207_batch_update_fails_alone_without_a_note() -> None:
+    fake = DeletingFake()
+    async with running(fake) as url:
+        crm = HubSpotCrm(fake.token, HubSpotConfig(owners=OWNERS), base_url=url, guard=Guard("hubspot", FAST))
+        events = []
+        for n in (1, 2):
+            event = routed(n)
+            contact_id = fake.add_contact(email=f"person{n}@acme-logistics.com")
+            lead = event.lead.model_copy(update={"source": "hubspot", "source_record_id": contact_id})
+            events.append(event.model_copy(update={"lead": lead}))
+        fake.delete_before_update = str(events[0].lead.source_record_id)
+        first, second = await crm.write_many(events)
+        assert isinstance(first, FatalConnectorError) and "not updated" in str(first)
+        assert isinstance(second, WriteOutcome) and second.action is WriteAction.CREATED
+        assert len(fake.notes_of(second.record_id)) == 1
+        assert len(fake.objects["notes"]) == 1  # no note left behind for the deleted contact
+        assert not fake.refused
+        await crm.close()
+
+
 async def test_a_batch_costs_a_few_calls_whatever_its_size(hub: Setup) -> None:
     await hub.crm.write_many([routed(0)])  # properties checked once
     before = hub.fake.requests
@@ -146,6 +213,16 @@ async def test_requalify_reads_contacts_page_by_page(hub: Setup) -> None:
     pages = [page async for page in hub.crm.records(Selection(), page_size=3)]
     assert [len(p) for p in pages] == [3, 3, 1]
     assert all(r.lead.source == "hubspot" and r.lead.person.email for p in pages for r in p)
+
+
+async def test_requalify_pages_past_the_10000_results_one_hubspot_search_can_reach(hub: Setup) -> None:
+    from connectors.crm.reader import Selection
+
+    for n in range(10_050):
+        hub.fake.add_contact(email=f"c{n}@acme-logistics.com")
+    ids = [r.record_id async for page in hub.crm.records(Selection(), page_size=100) for r in page]
+    assert len(ids) == len(set(ids)) == 10_050
+    assert not hub.fake.refused
 
 
 class FakeApiException(Exception):

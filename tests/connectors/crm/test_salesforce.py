@@ -6,19 +6,22 @@ session renewal), faults through the Guard, and reading (paging, accounts, users
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 
 from connectors.crm import WriteAction, WriteOutcome, draft_event_id
 from connectors.crm.reader import Selection
 from connectors.crm.resilience import BreakerState
 from connectors.errors import ConnectorError, CrmUnavailable, FatalConnectorError, RetriableConnectorError
-from schemas.crm import SalesforceCrm
+from schemas.crm import CrmLimits, SalesforceCrm
 from schemas.decision import EmailDraft, Evaluation, Fit, FitResult, RoutingDecision, Status
 from schemas.events import LeadRouted
 from schemas.lead import Lead
-from tests.connectors.crm.salesforce_fixture import USERS, SalesforceHarness, salesforce_harness
+from tests.connectors.crm.salesforce_fixture import TEST_LIMITS, USERS, SalesforceHarness, salesforce_harness
 from tests.fakes.salesforce import VERSION, FakeSalesforce
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -171,6 +174,63 @@ async def test_one_bad_record_fails_alone_and_the_rest_of_the_batch_is_written()
         assert h.note_count("lead-1") == h.note_count("lead-3") == 1
 
 
+async def test_a_converted_lead_fails_alone_as_salesforce_refuses_to_update_it() -> None:
+    # A person whose Lead was converted fills in a form again: same lead id, same Lead, which
+    # Salesforce no longer lets anyone update. That event fails alone; the batch is written.
+    async with salesforce_harness() as h:
+        converted = h.fake.add(
+            "Lead", LastName="Doe2", Company="Acme 2", IsConverted=True, Leadflow_Lead_Id__c="lead-2"
+        )
+        results = await h.crm.write_many([routed(1), routed(2), routed(3, sf_id=converted)])
+        assert outcome(results[0]).action is WriteAction.CREATED
+        for failed in results[1:]:
+            assert isinstance(failed, FatalConnectorError) and "CANNOT_UPDATE_CONVERTED_LEAD" in str(failed)
+        assert h.fake.tasks_for(converted) == []
+        assert h.fake.objects["Lead"][converted].get("Leadflow_Last_Event_Id__c") is None
+
+
+async def test_a_lead_a_duplicate_rule_only_alerts_on_is_saved_and_one_it_blocks_fails_alone() -> None:
+    # Salesforce's standard Lead duplicate rule is "Allow, with an alert": a person clicks past
+    # the alert, but the API saves only with Sforce-Duplicate-Rule-Header allowSave=true.
+    async with salesforce_harness(FakeSalesforce(duplicate_rule="alert")) as h:
+        h.fake.add("Lead", LastName="Doe1", Company="Acme 1", Email="p1@example.com")  # a list import
+        assert outcome(await h.crm.write(routed(1))).action is WriteAction.CREATED
+        assert h.note_count("lead-1") == 1
+        assert outcome(await h.crm.write(routed(2, lead=1))).action is WriteAction.UPDATED
+    async with salesforce_harness(FakeSalesforce(duplicate_rule="block")) as h:
+        h.fake.add("Lead", LastName="Doe1", Company="Acme 1", Email="p1@example.com")
+        blocked, written = await h.crm.write_many([routed(1), routed(2)])
+        assert isinstance(blocked, FatalConnectorError) and "DUPLICATES_DETECTED" in str(blocked)
+        assert outcome(written).action is WriteAction.CREATED
+
+
+async def test_a_name_or_title_longer_than_the_lead_field_is_cut_to_fit_instead_of_failing() -> None:
+    # Leadflow takes a 300-character title (LinkedIn titles run long); Lead.Title holds 128 and the
+    # REST API refuses a longer value (STRING_TOO_LONG) rather than truncating it.
+    title = "Head of Revenue Operations | Sales Enablement | GTM Systems | " * 3
+    event = routed(1)
+    person = event.lead.person.model_copy(update={"title": title, "first_name": "Maria Fernanda " * 4})
+    event = event.model_copy(update={"lead": event.lead.model_copy(update={"person": person})})
+    async with salesforce_harness() as h:
+        assert outcome(await h.crm.write(event)).action is WriteAction.CREATED
+        lead = h.lead_for("lead-1")
+        assert lead is not None
+        assert lead["Title"] == title[:128] and lead["FirstName"] == person.first_name[:40]  # type: ignore[index]
+
+
+async def test_a_lead_merged_since_its_outbound_message_is_written_on_the_surviving_lead() -> None:
+    async with salesforce_harness() as h:
+        sent = h.fake.add("Lead", LastName="Doe1", Company="Acme 1", Email="p1@example.com")
+        survivor = h.fake.add("Lead", LastName="Doe", Company="Acme", Email="pat@example.com")
+        h.fake.merge(survivor, sent)  # a rep merges the duplicates before the write-back
+        written = outcome(await h.crm.write(routed(1, sf_id=sent)))
+        assert (written.record_id, written.action) == (survivor, WriteAction.UPDATED)
+        lead = h.fake.objects["Lead"][survivor]
+        assert (lead["Leadflow_Last_Event_Id__c"], lead["OwnerId"]) == ("ev-1", USERS["ana.garcia"])
+        assert len(h.fake.tasks_for(survivor)) == 1
+        assert outcome(await h.crm.write(routed(1, sf_id=sent))).action is WriteAction.UNCHANGED
+
+
 async def test_a_field_missing_in_the_org_is_fatal_for_the_event() -> None:
     config = SalesforceCrm(api_version=VERSION, fields={"score": "Leadflow_Scoring__c"})
     async with salesforce_harness(config=config) as h:
@@ -230,6 +290,26 @@ async def test_the_org_limit_info_feeds_the_daily_budget() -> None:
         await h.crm.write(routed(1))
         assert h.guard.daily.limit == 5000
         assert h.guard.daily.used == h.fake.api_used == 1204  # read, users, leads, tasks
+
+
+async def test_a_daily_cap_counts_leadflows_own_calls_not_the_whole_orgs() -> None:
+    # crm.yaml's `daily` caps what Leadflow itself may use; Sforce-Limit-Info counts every
+    # integration of the org. Other integrations' 50,000 calls must not spend Leadflow's 1,000.
+    capped = SalesforceCrm(api_version=VERSION, limits=CrmLimits(daily=1000))
+    limits = dataclasses.replace(TEST_LIMITS, daily=1000)
+    async with salesforce_harness(FakeSalesforce(api_used=50_000), limits=limits, config=capped) as h:
+        assert outcome(await h.crm.write(routed(1))).action is WriteAction.CREATED
+        assert outcome(await h.crm.write(routed(2))).action is WriteAction.CREATED
+        assert h.guard.daily.used == sum(h.fake.calls.values()) == 7  # read, users once, leads, tasks
+    # ... and the org's own allowance, when it is nearly spent, still stops Leadflow first.
+    async with salesforce_harness(
+        FakeSalesforce(daily_limit=100_000, api_used=99_996), limits=limits, config=capped
+    ) as h:
+        await h.crm.write(routed(1))  # the org's last 4 calls
+        calls = sum(h.fake.calls.values())
+        with pytest.raises(CrmUnavailable, match="daily API budget"):
+            await h.crm.write(routed(2))
+        assert sum(h.fake.calls.values()) == calls
 
 
 async def test_a_request_limit_stretch_loses_nothing() -> None:
@@ -296,6 +376,26 @@ async def test_an_expired_session_is_renewed_once_with_username_and_password() -
         h.fake.expire_sessions()
         assert (await h.crm.write(routed(2))).action is WriteAction.CREATED
         assert logins == ["login"]
+
+
+async def test_a_refused_or_unreachable_login_on_renewal_comes_out_as_the_connector_tree() -> None:
+    # What simple-salesforce's SalesforceLogin raises when the password was changed or the user
+    # frozen (a SOAP fault), or when login.salesforce.com cannot be reached.
+    fake = FakeSalesforce()
+    failure: list[Exception] = []
+
+    def login() -> tuple[str, str]:
+        raise failure[0]
+
+    async with salesforce_harness(fake, login=login) as h:
+        await h.crm.write(routed(1))
+        h.fake.expire_sessions()
+        failure.append(SalesforceAuthenticationFailed("INVALID_LOGIN", "Invalid username, password"))
+        with pytest.raises(CrmUnavailable, match="INVALID_LOGIN"):
+            await h.crm.write(routed(2))
+        failure[0] = requests.ConnectionError("login.salesforce.com unreachable")
+        with pytest.raises(RetriableConnectorError):
+            await h.crm.write(routed(2))
 
 
 async def test_an_expired_token_without_a_login_waits_instead_of_dead_lettering() -> None:
@@ -390,6 +490,15 @@ async def test_accounts_owners_icp_write_and_forget() -> None:
         assert await h.crm.forget("lee1@acme.example") == 1
         assert h.fake.find("Lead", Email="lee1@acme.example") == []
         assert len(h.fake.objects["Lead"]) == 1
+
+
+async def test_an_accounts_icp_status_is_saved_past_an_alert_only_duplicate_rule() -> None:
+    # Salesforce's standard Account duplicate rule also alerts on edit: two "Acme" Accounts.
+    async with salesforce_harness(FakeSalesforce(duplicate_rule="alert")) as h:
+        account = h.fake.add("Account", Name="Acme", Website="acme.example")
+        h.fake.add("Account", Name="ACME", Website="acme.example")
+        assert await h.crm.write_account_icp([(account, "yes")]) == 1
+        assert h.fake.objects["Account"][account]["Leadflow_ICP_Status__c"] == "yes"
 
 
 async def test_errors_come_out_as_the_connector_tree() -> None:
