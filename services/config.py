@@ -87,6 +87,43 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+def yaml_problem(name: str, exc: yaml.YAMLError) -> Problem:
+    """A YAML syntax error as one line: where the parser stopped, why, and what it was inside."""
+    mark = getattr(exc, "problem_mark", None)
+    reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = [f"column {mark.column + 1}"] if mark else []
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and context_mark is not None:
+        where.append(f"{context} from line {context_mark.line + 1}")
+    detail = f" ({'; '.join(where)})" if where else ""
+    return Problem(name, mark.line + 1 if mark else None, "", f"not valid YAML: {reason}{detail}")
+
+
+def duplicate_keys(name: str, node: yaml.Node | None, path: tuple[str | int, ...] = ()) -> list[Problem]:
+    """Keys given twice in one mapping: YAML keeps the last silently, so an edit that adds a
+    second `exclude:` or `rules:` would drop the first without a word."""
+    problems: list[Problem] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            label = str(key.value)
+            if label in seen and key.tag != "tag:yaml.org,2002:merge":
+                problems.append(
+                    Problem(
+                        name,
+                        key.start_mark.line + 1,
+                        ".".join(str(p) for p in (*path, label)),
+                        f"'{label}' is given twice (also on line {seen[label]})",
+                    )
+                )
+            seen.setdefault(label, key.start_mark.line + 1)
+            problems += duplicate_keys(name, value, (*path, label))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            problems += duplicate_keys(name, item, (*path, i))
+    return problems
+
+
 def _load_file(
     path: Path, model: type[BaseModel]
 ) -> tuple[BaseModel | None, list[Problem], yaml.Node | None, Any]:
@@ -101,9 +138,8 @@ def _load_file(
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = Problem(name, mark.line + 1 if mark else None, "", f"not valid YAML: {exc}")
-        return None, [problem], None, None
+        return None, [yaml_problem(name, exc)], None, None
+    twice = duplicate_keys(name, node)
     try:
         loaded = model.model_validate(data if data is not None else {}, context={DEFER_CROSS_CHECKS: True})
     except ValidationError as exc:
@@ -122,8 +158,8 @@ def _load_file(
         problems = [
             _problem(name, node, tuple(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in errors
         ]
-        return None, problems, node, data
-    return loaded, [], node, data
+        return None, twice + problems, node, data
+    return (None, twice, node, data) if twice else (loaded, [], node, data)
 
 
 def _problem(name: str, node: yaml.Node | None, loc: tuple[int | str, ...], message: str) -> Problem:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from services.config import Problem, _line_of
+from services.config import Problem, _line_of, duplicate_keys, yaml_problem
 
 # The Lead fields a column may fill: the rules judge these, so history and live leads agree.
 LeadField = Literal[
@@ -115,10 +115,10 @@ def load_mapping(path: Path) -> LoadedMapping:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise MappingError(
-            [Problem(path.name, mark.line + 1 if mark else None, "", f"not valid YAML: {exc}")]
-        ) from exc
+        raise MappingError([yaml_problem(path.name, exc)]) from exc
+    twice = duplicate_keys(path.name, node)
+    if twice:
+        raise MappingError(twice)
     try:
         mapping = Mapping.model_validate(data if data is not None else {})
     except ValidationError as exc:

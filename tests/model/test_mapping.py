@@ -56,3 +56,21 @@ def test_shipped_mappings_are_valid() -> None:
     root = Path(__file__).resolve().parents[2] / "deploy" / "mappings"
     for name in ("x-education-leads.yaml", "maven-crm.yaml"):
         assert load_mapping(root / name).mapping.label.column
+
+
+def test_a_key_given_twice_is_refused_not_silently_replaced(tmp_path: Path) -> None:
+    # Two `exclude:` blocks: YAML keeps the last, so the leaking column would be trained on.
+    text = MAPPING + "exclude: [channel]\n"
+    with pytest.raises(MappingError) as caught:
+        load_mapping(write_mapping(tmp_path, text))
+    assert [str(p) for p in caught.value.problems] == [
+        "mapping.yaml:7: exclude: 'exclude' is given twice (also on line 4)"
+    ]
+
+
+def test_invalid_yaml_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(MappingError) as caught:
+        load_mapping(write_mapping(tmp_path, "label: {column: won, positive: [yes]\nid: record\n"))
+    [problem] = caught.value.problems
+    assert "\n" not in str(problem)
+    assert str(problem).startswith("mapping.yaml:2: (file): not valid YAML: expected ',' or '}'")
