@@ -42,11 +42,14 @@ def _history(data: Path | None, mapping: Path | None) -> tuple[Any, Any]:
         raise _fail("--data and --mapping are both needed (or --from-store)")
     try:
         loaded = load_mapping(mapping)
-        return loaded, load_history(data, loaded)
+        history = load_history(data, loaded)
     except MappingError as exc:
         raise _fail(f"{len(exc.problems)} problem(s):\n" + "\n".join(f"  {p}" for p in exc.problems)) from exc
     except (OSError, ValueError) as exc:
         raise _fail(f"cannot read {data}: {exc}") from exc
+    for note in history.notes:
+        typer.echo(f"note: {note}", err=True)
+    return loaded, history
 
 
 def train(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ class History:
     features: dict[str, str]  # column -> lead path it is read from (attributes.<col> or a field)
     kinds: dict[str, str]  # column -> numeric | categorical
     sha256: str  # of the data file(s): what the artifact records
+    notes: tuple[str, ...] = ()  # rows left out and values read as lost: the commands print them
 
     def arrived(self, row: int) -> datetime | None:
         """When a row's lead arrived (its date column), as the qualifier's ``now``."""
@@ -90,8 +92,10 @@ def load_history(data: Path, loaded: LoadedMapping) -> History:
     frame = frame.apply(lambda s: s.where(~s.fillna("").str.strip().str.lower().isin(missing | {""})))
 
     label = frame[mapping.label.column].fillna("").str.strip()
+    notes = _label_values(loaded, label)
     positive = label.isin(mapping.label.positive)
     known = positive | label.isin(mapping.label.negative) if mapping.label.negative else label.ne("")
+    notes += _left_out_labels(mapping.label.column, label, known, positive, bool(mapping.label.negative))
     frame, positive = frame[known], positive[known]
     if positive.nunique() < 2:
         only = "converted" if len(positive) and positive.iloc[0] else "not converted"
@@ -100,7 +104,8 @@ def load_history(data: Path, loaded: LoadedMapping) -> History:
         )
     dates = None
     if mapping.date:
-        parsed = pd.to_datetime(frame[mapping.date], errors="coerce", utc=True)
+        parsed = parse_dates(frame[mapping.date])
+        notes += _left_out_dates(loaded, mapping.date, frame[mapping.date], parsed)
         frame, positive, parsed = frame[parsed.notna()], positive[parsed.notna()], parsed[parsed.notna()]
         order = np.argsort(parsed.to_numpy(), kind="stable")
         frame, positive = frame.iloc[order], positive.iloc[order]
@@ -115,7 +120,111 @@ def load_history(data: Path, loaded: LoadedMapping) -> History:
         _lead(record, ids[i], features, kinds)
         for i, record in enumerate(frame[columns].to_dict(orient="records"))
     ]
-    return History(leads, positive.to_numpy(dtype=np.int8), dates, features, kinds, file_sha256(paths))
+    labels = positive.to_numpy(dtype=np.int8)
+    return History(leads, labels, dates, features, kinds, file_sha256(paths), tuple(notes))
+
+
+def _values(series: pd.Series, limit: int = 10) -> str:
+    seen = sorted(series[series.ne("")].unique().tolist())
+    return ", ".join(seen[:limit]) + (f" and {len(seen) - limit} more" if len(seen) > limit else "")
+
+
+def _label_values(loaded: LoadedMapping, label: pd.Series) -> list[str]:
+    """Listed label values no row has: an error when none of a list occurs (a typo, another
+    CRM's spelling), a note for one of several (a mapping may list several CRMs' spellings)."""
+    column, present = loaded.mapping.label.column, set(label.unique().tolist())
+    problems, notes = [], []
+    for key in ("positive", "negative"):
+        listed = getattr(loaded.mapping.label, key)
+        absent = [v for v in listed if v not in present]
+        if listed and len(absent) == len(listed):
+            quoted = ", ".join(repr(v) for v in absent)
+            message = f"no row of column {column!r} has {quoted} (its values: {_values(label)})"
+            problems.append(loaded.problem(("label", key), message))
+        notes += [f"no row of column {column!r} has {v!r} (label.{key})" for v in absent]
+    if problems:
+        raise MappingError(problems)
+    return notes
+
+
+def _counts(values: pd.Series) -> list[tuple[str, int]]:
+    return sorted(
+        ((str(v), int(n)) for v, n in values.value_counts().items()), key=lambda vn: (-vn[1], vn[0])
+    )
+
+
+def _left_out_labels(
+    column: str, label: pd.Series, known: pd.Series, positive: pd.Series, negative: bool
+) -> list[str]:
+    """What happened to rows that are not won: left out (open deals), or counted as lost."""
+    other = label[~known]
+    counts = ", ".join(f"{v or '(blank)'}: {n:,}" for v, n in _counts(other))
+    if negative and not other.empty:  # the other values are open deals
+        return [
+            f"{len(other):,} rows whose {column} is neither positive nor negative were left out ({counts})"
+        ]
+    notes = [f"{len(other):,} rows with a blank {column} were left out"] if not other.empty else []
+    lost = _counts(label[known & ~positive])
+    if len(lost) > 1:  # "Open" read as lost is the surprise this is for
+        listed = ", ".join(f"{v} ({n:,})" for v, n in lost)
+        notes.append(
+            f"{column} values counted as not converted: {listed}"
+            " (list the lost ones under label.negative to leave the others out)"
+        )
+    return notes
+
+
+def _left_out_dates(loaded: LoadedMapping, column: str, raw: pd.Series, parsed: pd.Series) -> list[str]:
+    text = raw.fillna("").str.strip()
+    blank, bad = text.eq(""), parsed.isna() & text.ne("")
+    if parsed.notna().sum() == 0 and bad.any():
+        example = text[bad].iloc[0]
+        raise MappingError(
+            [loaded.problem(("date",), f"no value of column {column!r} is a date, e.g. {example!r}")]
+        )
+    if not (blank.any() or bad.any()):
+        return []
+    parts = [f"{int(blank.sum()):,} blank"] if blank.any() else []
+    if bad.any():
+        examples = ", ".join(repr(v) for v in text[bad].unique()[:3])
+        parts.append(f"{int(bad.sum()):,} not a date, e.g. {examples}")
+    total = int(blank.sum() + bad.sum())
+    return [f"{total:,} rows without a date in {column} were left out ({', '.join(parts)})"]
+
+
+_YEAR_FIRST = r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
+_DAY_OR_MONTH_FIRST = r"^(\d{1,2})[-/.](\d{1,2})[-/.]\d{2,4}"
+
+
+def parse_dates(values: pd.Series) -> pd.Series:
+    """A date column as UTC timestamps (NaT where a value is no date), read the same way on
+    every row: year-first values (ISO 8601) as such, and 03/04/2024 day-first when some value of
+    the column can only be day-first (19/01/2024), else month-first. pandas alone guesses the
+    format from the first value and drops every row that does not fit it."""
+    text = values.fillna("").astype(str).str.strip()
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    year_first = text.str.match(_YEAR_FIRST)
+    parsed[year_first] = _parse(text[year_first], {"format": "ISO8601"}, dayfirst=False)
+    rest = ~year_first & text.ne("")
+    parts = text[rest].str.extract(_DAY_OR_MONTH_FIRST).astype(float)
+    day_first = bool((parts[0] > 12).any()) and not bool((parts[1] > 12).any())
+    parsed[rest] = _parse(text[rest], {}, dayfirst=day_first)
+    return parsed
+
+
+def _parse(text: pd.Series, fast: dict[str, str], dayfirst: bool) -> pd.Series:
+    """One format for the whole column first (fast), then value by value for what it missed."""
+    if text.empty:
+        return pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    with warnings.catch_warnings():  # "could not infer format": the second pass is for that
+        warnings.simplefilter("ignore", UserWarning)
+        out = pd.to_datetime(text, errors="coerce", utc=True, dayfirst=dayfirst, **fast)
+    missed = out.isna()
+    if missed.any():
+        out[missed] = pd.to_datetime(
+            text[missed], format="mixed", errors="coerce", utc=True, dayfirst=dayfirst
+        )
+    return out.astype("datetime64[ns, UTC]")
 
 
 def _infer_kind(series: pd.Series) -> str:

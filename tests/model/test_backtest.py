@@ -120,3 +120,21 @@ def test_maven_runs_and_stays_near_the_base_rate() -> None:
     assert s["rows"] == 6711  # closed deals only
     assert s["model"]["auc"] < 0.6  # little signal before close, as its README says
     assert s["model"]["ece"] <= 0.08
+
+
+def test_cli_train_prints_the_rows_it_left_out_on_stderr(tmp_path: Path) -> None:
+    from tests.model.helpers import write_history
+
+    data = write_history(tmp_path)
+    text = data.read_text().splitlines()
+    # Every tenth lead is still open: with `negative:` those are left out, and the command says so.
+    rows = [line if i % 10 else line.rsplit(",", 1)[0] + ",open" for i, line in enumerate(text[1:], 1)]
+    data.write_text("\n".join([text[0], *rows]) + "\n")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text('label: {column: won, positive: ["yes"], negative: ["no"]}\nid: record\n')
+    args = ["train", "--data", str(data), "--mapping", str(mapping), "--out", str(tmp_path / "m"), "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    note = "note: 150 rows whose won is neither positive nor negative were left out (open: 150)"
+    assert note in result.stderr
+    assert json.loads(result.stdout)["rows"] == 1350

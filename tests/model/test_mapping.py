@@ -74,3 +74,86 @@ def test_invalid_yaml_is_one_line(tmp_path: Path) -> None:
     [problem] = caught.value.problems
     assert "\n" not in str(problem)
     assert str(problem).startswith("mapping.yaml:2: (file): not valid YAML: expected ',' or '}'")
+
+
+def _export(directory: Path, rows: list[tuple[str, str, str]]) -> Path:
+    """A tiny CRM export: id, created (as the CRM wrote it), stage."""
+    path = directory / "export.csv"
+    lines = ["id,created,visits,stage", *(f"{i},{c},{n % 7},{s}" for n, (i, c, s) in enumerate(rows))]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+DATED = "label: {column: stage, positive: [Won], negative: [Lost]}\nid: id\ndate: created\n"
+
+
+def test_day_first_dates_are_read_whatever_the_first_row_looks_like(tmp_path: Path) -> None:
+    # 02/10/2024 first: pandas guessed month-first from it and dropped every day past the 12th.
+    rows = [("a", "02/10/2024", "Won"), ("b", "19/01/2024", "Lost"), ("c", "25/12/2023 10:30", "Won")]
+    rows += [(f"x{i}", f"{i + 1:02d}/03/2024", "Won" if i % 2 else "Lost") for i in range(20)]
+    history = load_history(_export(tmp_path, rows), load_mapping(write_mapping(tmp_path, DATED)))
+    assert len(history.leads) == len(rows)
+    dates = {lead.source_record_id: str(d)[:16] for lead, d in zip(history.leads, history.dates, strict=True)}  # type: ignore[arg-type]
+    assert dates["a"] == "2024-10-02T00:00"
+    assert dates["b"] == "2024-01-19T00:00"
+    assert dates["c"] == "2023-12-25T10:30"
+    assert history.notes == ()
+
+
+def test_iso_dates_are_never_read_day_first(tmp_path: Path) -> None:
+    rows = [("a", "2024-01-02", "Won"), ("b", "19/01/2024", "Lost"), ("c", "2024-03-04T05:06:07Z", "Lost")]
+    rows += [(f"x{i}", f"{i + 1:02d}/03/2024", "Won" if i % 2 else "Lost") for i in range(20)]
+    history = load_history(_export(tmp_path, rows), load_mapping(write_mapping(tmp_path, DATED)))
+    dates = {lead.source_record_id: str(d)[:19] for lead, d in zip(history.leads, history.dates, strict=True)}  # type: ignore[arg-type]
+    assert dates["a"] == "2024-01-02T00:00:00"
+    assert dates["c"] == "2024-03-04T05:06:07"
+
+
+def test_rows_left_out_are_counted_in_notes(tmp_path: Path) -> None:
+    rows = [(f"x{i}", f"2024-03-{i % 28 + 1:02d}", ["Won", "Lost", "Open"][i % 3]) for i in range(30)]
+    rows += [("blank", "", "Won"), ("junk", "soon", "Lost")]
+    history = load_history(_export(tmp_path, rows), load_mapping(write_mapping(tmp_path, DATED)))
+    assert len(history.leads) == 20
+    assert history.notes == (
+        "10 rows whose stage is neither positive nor negative were left out (Open: 10)",
+        "2 rows without a date in created were left out (1 blank, 1 not a date, e.g. 'soon')",
+    )
+
+
+def test_non_positive_values_counted_as_lost_are_named_without_negative(tmp_path: Path) -> None:
+    rows = [(f"x{i}", "2024-03-01", ["Won", "Lost", "Open"][i % 3]) for i in range(30)]
+    text = "label: {column: stage, positive: [Won]}\nid: id\n"
+    history = load_history(_export(tmp_path, rows), load_mapping(write_mapping(tmp_path, text)))
+    assert len(history.leads) == 30
+    assert history.notes == (
+        "stage values counted as not converted: Lost (10), Open (10)"
+        " (list the lost ones under label.negative to leave the others out)",
+    )
+
+
+def test_a_date_column_without_any_date_is_refused(tmp_path: Path) -> None:
+    rows = [(f"x{i}", "soon", ["Won", "Lost"][i % 2]) for i in range(10)]
+    with pytest.raises(MappingError) as caught:
+        load_history(_export(tmp_path, rows), load_mapping(write_mapping(tmp_path, DATED)))
+    assert [str(p) for p in caught.value.problems] == [
+        "mapping.yaml:3: date: no value of column 'created' is a date, e.g. 'soon'"
+    ]
+
+
+def test_label_values_that_never_occur_are_named(tmp_path: Path) -> None:
+    rows = [(f"x{i}", "2024-03-01", ["Won", "Lost", "Open"][i % 3]) for i in range(30)]
+    text = "label: {column: stage, positive: [won], negative: [lost]}\nid: id\n"
+    with pytest.raises(MappingError) as caught:
+        load_history(_export(tmp_path, rows), load_mapping(write_mapping(tmp_path, text)))
+    assert [str(p) for p in caught.value.problems] == [
+        "mapping.yaml:1: label.positive: no row of column 'stage' has 'won' (its values: Lost, Open, Won)",
+        "mapping.yaml:1: label.negative: no row of column 'stage' has 'lost' (its values: Lost, Open, Won)",
+    ]
+
+
+def test_one_listed_label_value_that_never_occurs_is_a_note(tmp_path: Path) -> None:
+    # A mapping may list spellings of several CRMs; only a list none of whose values occur fails.
+    rows = [(f"x{i}", "2024-03-01", ["Won", "Lost"][i % 2]) for i in range(30)]
+    text = "label: {column: stage, positive: [Won, Closed Won], negative: [Lost]}\nid: id\n"
+    history = load_history(_export(tmp_path, rows), load_mapping(write_mapping(tmp_path, text)))
+    assert history.notes == ("no row of column 'stage' has 'Closed Won' (label.positive)",)
