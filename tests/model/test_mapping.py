@@ -157,3 +157,38 @@ def test_one_listed_label_value_that_never_occurs_is_a_note(tmp_path: Path) -> N
     text = "label: {column: stage, positive: [Won, Closed Won], negative: [Lost]}\nid: id\n"
     history = load_history(_export(tmp_path, rows), load_mapping(write_mapping(tmp_path, text)))
     assert history.notes == ("no row of column 'stage' has 'Closed Won' (label.positive)",)
+
+
+def test_unquoted_numeric_label_values_are_read_as_text(tmp_path: Path) -> None:
+    text = "label: {column: Converted, positive: [1], negative: [0]}\n"
+    loaded = load_mapping(write_mapping(tmp_path, text))
+    assert (loaded.mapping.label.positive, loaded.mapping.label.negative) == (("1",), ("0",))
+
+
+def test_an_unquoted_yes_is_refused_with_a_hint_in_one_problem(tmp_path: Path) -> None:
+    # YAML 1.1 reads Yes, No, On, Off, true, false unquoted as booleans.
+    with pytest.raises(MappingError) as caught:
+        load_mapping(write_mapping(tmp_path, "label: {column: won, positive: [Yes]}\n"))
+    assert [str(p) for p in caught.value.problems] == [
+        "mapping.yaml:1: label.positive: YAML reads Yes, No, On, Off, true and false unquoted as"
+        ' true/false: quote the value, e.g. ["Yes"]'
+    ]
+
+
+def test_two_columns_for_one_lead_field_are_refused(tmp_path: Path) -> None:
+    # Row by row the later column would overwrite the earlier one where both are given.
+    text = MAPPING + "  channel: company.industry\n"
+    with pytest.raises(MappingError) as caught:
+        load_mapping(write_mapping(tmp_path, text))
+    assert [str(p) for p in caught.value.problems] == [
+        "mapping.yaml:6: fields: company.industry is filled from two columns: channel, industry"
+    ]
+
+
+def test_a_column_both_excluded_and_mapped_is_refused(tmp_path: Path) -> None:
+    text = MAPPING.replace("exclude: [note_after_call]", "exclude: [note_after_call, industry]")
+    with pytest.raises(MappingError) as caught:
+        load_mapping(write_mapping(tmp_path, text))
+    assert [str(p) for p in caught.value.problems] == [
+        "mapping.yaml:6: fields: columns both excluded and mapped to a field: industry"
+    ]
