@@ -3,6 +3,7 @@ mapping, then turn each row into the same `Lead` a live source would produce."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import math
 import warnings
@@ -50,11 +51,27 @@ def file_sha256(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
+_DELIMITERS = (",", ";", "\t", "|")
+
+
 def read_table(path: Path) -> pd.DataFrame:
-    """CSV or Parquet, every value as text (kinds are decided later, from the mapping and data)."""
+    """CSV or Parquet, every value as text (kinds are decided later, from the mapping and data).
+
+    A CSV's delimiter is the one its header line uses most (Excel writes `;` where the decimal
+    separator is a comma), and a UTF-8 byte order mark is dropped. Two columns with one name are
+    refused: pandas would rename the second (`x.1`), a name no live lead carries."""
     if path.suffix.lower() in (".parquet", ".pq"):
         return pd.read_parquet(path).astype("string").astype(object)
-    return pd.read_csv(path, dtype=str, keep_default_na=True)
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        header = fh.readline()
+    delimiter = max(_DELIMITERS, key=header.count)  # ties (none at all): the comma, listed first
+    names = next(csv.reader([header], delimiter=delimiter), [])
+    for name in dict.fromkeys(names):
+        where = [i + 1 for i, n in enumerate(names) if n == name]
+        if len(where) > 1:
+            places = ", ".join(map(str, where[:-1])) + f" and {where[-1]}"
+            raise ValueError(f"{path.name} has {len(where)} columns named {name!r} (columns {places})")
+    return pd.read_csv(path, dtype=str, keep_default_na=True, sep=delimiter, encoding="utf-8-sig")
 
 
 def load_history(data: Path, loaded: LoadedMapping) -> History:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,24 @@ def test_a_column_both_excluded_and_mapped_is_refused(tmp_path: Path) -> None:
     assert [str(p) for p in caught.value.problems] == [
         "mapping.yaml:6: fields: columns both excluded and mapped to a field: industry"
     ]
+
+
+def test_a_semicolon_separated_export_with_a_bom_is_read(tmp_path: Path) -> None:
+    # What Excel writes as "CSV" where the decimal separator is a comma, and "CSV UTF-8" with a BOM.
+    data = write_history(tmp_path, rows=200)
+    text = data.read_text().replace(",", ";")
+    data.write_text("\ufeff" + text, encoding="utf-8")
+    history = load_history(data, load_mapping(write_mapping(tmp_path)))
+    assert len(history.leads) == 200
+    assert history.leads[0].source_record_id == "r0"
+
+
+def test_two_columns_with_one_name_are_refused(tmp_path: Path) -> None:
+    # pandas would rename the second to "channel.1", a feature no live lead ever sends.
+    data = write_history(tmp_path, rows=200)
+    lines = data.read_text().splitlines()
+    lines[0] = lines[0].replace("visits", "channel")
+    data.write_text("\n".join(lines) + "\n")
+    expected = "history.csv has 2 columns named 'channel' (columns 3 and 4)"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        load_history(data, load_mapping(write_mapping(tmp_path)))
