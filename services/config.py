@@ -248,6 +248,27 @@ def _cross_file(icp_data: Any, routing_data: Any, node: yaml.Node | None) -> lis
     return problems
 
 
+def _owner_maps(crm_data: Any, routing_data: Any, node: yaml.Node | None) -> list[Problem]:
+    """crm.yaml's owner maps are keyed by routing.yaml member ids: a key that is none (a typo)
+    leaves the member it meant unmapped, and their leads reach the CRM without an owner."""
+    members = {
+        str(member["id"]).strip()
+        for team in _items(routing_data, "teams")
+        for member in _items(team, "members")
+        if isinstance(member, dict) and member.get("id") is not None
+    }
+    if not members:
+        return []  # routing.yaml is missing or broken: its own problems say so
+    problems = []
+    for crm in ("hubspot", "salesforce"):
+        section = crm_data.get(crm) if isinstance(crm_data, dict) else None
+        for key in _keys(section, "owners"):
+            if key.strip() not in members:
+                message = f"no member of a routing.yaml team has the id '{key}'"
+                problems.append(_problem("crm.yaml", node, (crm, "owners", key), message))
+    return problems
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """What `leadflow config check` reports: the config when valid, every error, every warning."""
@@ -278,6 +299,7 @@ def check_config(directory: Path) -> CheckResult:
     errors += _routing_checks(routing, raw["routing.yaml"], rules, nodes["routing.yaml"])
     if raw["icp.yaml"] is not None:
         errors += _cross_file(raw["icp.yaml"], raw["routing.yaml"], nodes["routing.yaml"])
+    errors += _owner_maps(raw["crm.yaml"], raw["routing.yaml"], nodes["crm.yaml"])
     warnings = [
         Problem("routing.yaml", _line_of(nodes["routing.yaml"], loc), ".".join(map(str, loc)), msg, "warning")
         for loc, msg in check_rules(rules, icp)

@@ -265,3 +265,18 @@ def test_invalid_yaml_is_one_line_with_the_parser_s_reason(tmp_path: Path) -> No
         "not valid YAML: expected ',' or ']', but got ':' (column 15;"
         f" while parsing a flow sequence from line {line_of(routing, 'review_queues: [SDR review')})"
     )
+
+
+def test_a_crm_owner_map_naming_no_routing_member_is_reported(tmp_path: Path) -> None:
+    # A typo here leaves the real member unmapped: their leads reach HubSpot with no owner.
+    directory = config_copy(tmp_path)
+    crm = (directory / "crm.yaml").read_text()
+    crm = crm.replace("  owners: {}  ", '  owners: {ana.garcia: "71234567", ana.garcya: "71234568"}  ', 1)
+    (directory / "crm.yaml").write_text(crm)
+
+    (problem,) = problems_of(directory)
+
+    assert str(problem) == (
+        f"crm.yaml:{line_of(crm, 'ana.garcya')}: hubspot.owners.ana.garcya:"
+        " no member of a routing.yaml team has the id 'ana.garcya'"
+    )
