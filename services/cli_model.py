@@ -34,6 +34,10 @@ def _registry_root(registry: Path | None, data_dir: Path | None) -> Path:
     return registry or (Settings.load(**({"data_dir": data_dir} if data_dir else {})).data_dir / "models")
 
 
+def _mapping_failure(exc: Any) -> typer.Exit:
+    return _fail(f"{len(exc.problems)} problem(s):\n" + "\n".join(f"  {p}" for p in exc.problems))
+
+
 def _history(data: Path | None, mapping: Path | None) -> tuple[Any, Any]:
     from services.model.history import load_history
     from services.model.mapping import MappingError, load_mapping
@@ -44,7 +48,7 @@ def _history(data: Path | None, mapping: Path | None) -> tuple[Any, Any]:
         loaded = load_mapping(mapping)
         history = load_history(data, loaded)
     except MappingError as exc:
-        raise _fail(f"{len(exc.problems)} problem(s):\n" + "\n".join(f"  {p}" for p in exc.problems)) from exc
+        raise _mapping_failure(exc) from exc
     except (OSError, ValueError) as exc:
         raise _fail(f"cannot read {data}: {exc}") from exc
     for note in history.notes:
@@ -75,7 +79,10 @@ def train(
         trained, mapping_text = fit_history(history, loaded.mapping), loaded.text
     root = _registry_root(registry, data_dir)
     target = out or root / trained.model.version
-    artifact.save(trained.model, target, mapping_text)
+    try:
+        artifact.save(trained.model, target, mapping_text)
+    except OSError as exc:
+        raise _fail(f"cannot write the model to {target}: {exc}") from exc
     metrics = trained.model.metrics
     if register:
         ModelRegistry(root).add(target)
@@ -110,7 +117,7 @@ def train(
 def _train_from_store(data_dir: Path | None, registry: Path | None, mapping: Path | None) -> tuple[Any, str]:
     """Retrain on the leads sales gave an outcome for, with the champion's mapping by default."""
     from services.model import artifact
-    from services.model.mapping import load_mapping
+    from services.model.mapping import MappingError, load_mapping
     from services.model.registry import Registry as ModelRegistry
     from services.model.store_history import history_from_store
     from services.model.train import train as fit_history
@@ -120,9 +127,15 @@ def _train_from_store(data_dir: Path | None, registry: Path | None, mapping: Pat
     current = state["champion"] or state["challenger"]
     if current is None and mapping is None:
         raise _fail("no model in the registry to take the features from: pass --mapping")
-    loaded = load_mapping(mapping or root / str(current) / "mapping.yaml")
-    if current is not None:  # the same features as the model in use, read from live leads
-        spec = artifact.load(root / current).spec
+    try:
+        loaded = load_mapping(mapping or root / str(current) / "mapping.yaml")
+        # the same features as the model in use, read from live leads
+        spec = artifact.load(root / current).spec if current is not None else None
+    except MappingError as exc:
+        raise _mapping_failure(exc) from exc
+    except artifact.ArtifactError as exc:
+        raise _fail(str(exc), 1) from exc
+    if spec is not None:
         columns = {f.name: f.path for f in spec.features}
         kinds: dict[str, str] = {f.name: f.kind for f in spec.features}
     else:
@@ -157,6 +170,8 @@ def backtest(
     from services.model.backtest import run
     from services.model.report import render
 
+    if report is not None and not report.parent.is_dir():  # before the work, not after it
+        raise _fail(f"cannot write the report: {report.parent} is not a directory")
     try:
         rules = load_config(config)
     except ConfigError as exc:

@@ -138,3 +138,35 @@ def test_cli_train_prints_the_rows_it_left_out_on_stderr(tmp_path: Path) -> None
     note = "note: 150 rows whose won is neither positive nor negative were left out (open: 150)"
     assert note in result.stderr
     assert json.loads(result.stdout)["rows"] == 1350
+
+
+def _fails_cleanly(args: list[str]) -> str:
+    """The command exits 2 with a message, not a traceback (typer's SystemExit, not an exception)."""
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    return result.stderr
+
+
+def test_train_from_store_with_an_invalid_mapping_says_why(tmp_path: Path) -> None:
+    mapping = tmp_path / "bad.yaml"
+    mapping.write_text("label: {column: won}\n")
+    args = ["train", "--from-store", "--data-dir", str(tmp_path / "var"), "--mapping", str(mapping)]
+    assert "bad.yaml:1: label.positive: Field required" in _fails_cleanly(args)
+
+
+def test_a_report_in_a_missing_directory_is_refused_before_the_backtest(tmp_path: Path) -> None:
+    from tests.model.helpers import write_history, write_mapping
+
+    data, mapping = write_history(tmp_path), write_mapping(tmp_path)
+    report = tmp_path / "nowhere" / "r.html"
+    args = ["backtest", "--data", str(data), "--mapping", str(mapping), "--report", str(report)]
+    assert f"cannot write the report: {report.parent} is not a directory" in _fails_cleanly(args)
+
+
+def test_train_out_on_a_file_says_it_cannot_write_there(tmp_path: Path) -> None:
+    from tests.model.helpers import write_history, write_mapping
+
+    data, mapping = write_history(tmp_path, rows=300), write_mapping(tmp_path)
+    args = ["train", "--data", str(data), "--mapping", str(mapping), "--out", str(data)]
+    assert f"cannot write the model to {data}" in _fails_cleanly(args)
