@@ -183,6 +183,7 @@ def backtest(
             given = artifact.load(model)
         except artifact.ArtifactError as exc:
             raise _fail(str(exc)) from exc
+        _check_features(given, history)
     result = run(history, loaded.mapping, rules, given)
     if report is not None:
         report.write_text(render(result, f"{data.name if data else ''} with {loaded.path.name}"))
@@ -208,6 +209,22 @@ def backtest(
         )
     if report is not None:
         typer.echo(f"report: {report}")
+
+
+def _check_features(model: Any, history: Any) -> None:
+    """A model given with --model reads its features where it was trained to: a history (or a
+    mapping) that has none of them cannot be judged by it, one that lacks some is scored as if
+    those were never given, which the figures should not hide."""
+    carried = set(history.features.values())
+    absent = [f.name for f in model.spec.features if f.path not in carried]
+    if absent and len(absent) == len(model.spec.features):
+        names = ", ".join(absent)
+        raise _fail(f"this history has none of the features the model reads ({names}): check --mapping")
+    if absent:
+        typer.echo(
+            f"note: this history has no {', '.join(absent)}, which the model reads: scored as not given",
+            err=True,
+        )
 
 
 def _arms(data_dir: Path | None, as_json: bool) -> None:

@@ -170,3 +170,23 @@ def test_train_out_on_a_file_says_it_cannot_write_there(tmp_path: Path) -> None:
     data, mapping = write_history(tmp_path, rows=300), write_mapping(tmp_path)
     args = ["train", "--data", str(data), "--mapping", str(mapping), "--out", str(data)]
     assert f"cannot write the model to {data}" in _fails_cleanly(args)
+
+
+def test_backtest_with_a_model_whose_features_the_history_lacks(tmp_path: Path, model_dir: Path) -> None:
+    from tests.model.helpers import MAPPING, write_history
+
+    data = write_history(tmp_path, rows=600)
+    some = tmp_path / "some.yaml"
+    some.write_text(MAPPING.replace("exclude: [note_after_call]", "exclude: [note_after_call, channel]"))
+    args = ["backtest", "--data", str(data), "--model", str(model_dir), "--json", "--mapping"]
+    partial = CliRunner().invoke(app, [*args, str(some)])
+    assert partial.exit_code == 0, partial.output
+    assert "note: this history has no channel, which the model reads: scored as not given" in partial.stderr
+
+    none = tmp_path / "none.yaml"
+    none.write_text(
+        'label: {column: won, positive: ["yes"]}\nexclude: [note_after_call, channel, visits, industry]\n'
+    )
+    assert "this history has none of the features the model reads (industry, visits, channel)" in (
+        _fails_cleanly([*args, str(none)])
+    )
