@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from services.config import ConfigError, load_config
 from services.settings import Settings
 
+T = TypeVar("T")
 model_app = typer.Typer(help="The model registry: champion and challenger.", no_args_is_help=True)
 
 Data = Annotated[Path | None, typer.Option("--data", help="History export (CSV or Parquet)")]
@@ -32,6 +34,26 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 def _registry_root(registry: Path | None, data_dir: Path | None) -> Path:
     return registry or (Settings.load(**({"data_dir": data_dir} if data_dir else {})).data_dir / "models")
+
+
+def _store_url(data_dir: Path | None) -> str:
+    """The store the feedback labels and scores are in; a missing embedded data dir is named
+    rather than met with SQLite's 'unable to open database file' traceback."""
+    settings = Settings.load(**({"data_dir": data_dir} if data_dir else {}))
+    if settings.database_url is None and not settings.data_dir.is_dir():
+        raise _fail(f"no store in {settings.data_dir}: the directory does not exist (--data-dir)", 1)
+    return settings.store_url
+
+
+def _read_store(work: Coroutine[Any, Any, T]) -> T:
+    from connectors.errors import ConnectorError
+
+    try:
+        return asyncio.run(work)
+    except ConnectorError as exc:
+        raise _fail(
+            f"the store is unavailable ({exc}): check --data-dir or LEADFLOW_DATABASE_URL", 1
+        ) from exc
 
 
 def _mapping_failure(exc: Any) -> typer.Exit:
@@ -141,8 +163,7 @@ def _train_from_store(data_dir: Path | None, registry: Path | None, mapping: Pat
     else:
         columns = dict(loaded.mapping.fields) | {c: f"attributes.{c}" for c in loaded.mapping.kinds}
         kinds = {c: loaded.mapping.kinds.get(c, "categorical") for c in columns}
-    settings = Settings.load(**({"data_dir": data_dir} if data_dir else {}))
-    history = asyncio.run(history_from_store(settings.store_url, columns, kinds))
+    history = _read_store(history_from_store(_store_url(data_dir), columns, kinds))
     if len(history.labels) < 10 or len(set(history.labels.tolist())) < 2:
         raise _fail(f"the store has {len(history.labels)} labelled leads: not enough to train on", 1)
     return fit_history(history, loaded.mapping), loaded.text
@@ -231,15 +252,17 @@ def _arms(data_dir: Path | None, as_json: bool) -> None:
     from connectors.store.engine import make_engine
     from connectors.store.sql import SqlStore
 
+    url = _store_url(data_dir)
+
     async def read() -> list[dict[str, Any]]:
-        store = SqlStore(make_engine(Settings.load(**({"data_dir": data_dir} if data_dir else {})).store_url))
+        store = SqlStore(make_engine(url))
         try:
             await store.start()
             return await store.arms()
         finally:
             await store.close()
 
-    rows = asyncio.run(read())
+    rows = _read_store(read())
     for row in rows:
         row["conversion_rate"] = round(row["conversions"] / row["labelled"], 4) if row["labelled"] else None
     if as_json:
@@ -309,8 +332,10 @@ def drift(
     reference = json.loads((root / champion / "metrics.json").read_text())["reference"]["shares"]
     since = datetime.now(UTC) - timedelta(days=days)
 
+    url = _store_url(data_dir)
+
     async def read() -> list[tuple[datetime, float]]:
-        store = SqlStore(make_engine(Settings.load(**({"data_dir": data_dir} if data_dir else {})).store_url))
+        store = SqlStore(make_engine(url))
         try:
             await store.start()
             return await store.scores_since(since)
@@ -318,7 +343,7 @@ def drift(
             await store.close()
 
     by_day: dict[str, list[float]] = {}
-    for at, p in asyncio.run(read()):
+    for at, p in _read_store(read()):
         by_day.setdefault(at.date().isoformat(), []).append(p)
     rows = daily(reference, by_day)
     if as_json:

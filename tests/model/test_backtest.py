@@ -190,3 +190,22 @@ def test_backtest_with_a_model_whose_features_the_history_lacks(tmp_path: Path, 
     assert "this history has none of the features the model reads (industry, visits, channel)" in (
         _fails_cleanly([*args, str(none)])
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "--from-store", "--mapping", "MAPPING"],
+        ["backtest", "--from-store"],
+    ],
+)
+def test_a_store_that_cannot_be_opened_is_one_message(tmp_path: Path, args: list[str]) -> None:
+    from tests.model.helpers import write_mapping
+
+    mapping = str(write_mapping(tmp_path))
+    missing = tmp_path / "no" / "such" / "dir"  # SQLite cannot create a file there
+    command = [*(mapping if a == "MAPPING" else a for a in args), "--data-dir", str(missing)]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert f"no store in {missing}: the directory does not exist" in result.stderr
