@@ -87,6 +87,18 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+def read_text(path: Path) -> tuple[str | None, Problem | None]:
+    """A YAML file's text, or where it is not UTF-8 (an editor that saved it as Windows-1252)."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        where = f"byte 0x{raw[exc.start]:02x} at column {column}"
+        return None, Problem(path.name, line, "", f"not UTF-8 ({where}): save the file as UTF-8")
+
+
 def yaml_problem(name: str, exc: yaml.YAMLError) -> Problem:
     """A YAML syntax error as one line: where the parser stopped, why, and what it was inside."""
     mark = getattr(exc, "problem_mark", None)
@@ -133,7 +145,9 @@ def _load_file(
         if name in OPTIONAL:
             return model(), [], None, None
         return None, [Problem(name, None, "", "file is missing")], None, None
-    text = path.read_text()
+    text, undecodable = read_text(path)
+    if text is None:
+        return None, [undecodable] if undecodable else [], None, None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.config import Problem, _line_of, duplicate_keys, yaml_problem
+from services.config import Problem, _line_of, duplicate_keys, read_text, yaml_problem
 
 # The Lead fields a column may fill: the rules judge these, so history and live leads agree.
 LeadField = Literal[
@@ -153,7 +153,9 @@ def load_mapping(path: Path) -> LoadedMapping:
     """Read and validate a mapping file; raise MappingError naming file, line and field."""
     if not path.exists():
         raise MappingError([Problem(path.name, None, "", f"file not found: {path}")])
-    text = path.read_text()
+    text, undecodable = read_text(path)
+    if text is None:
+        raise MappingError([undecodable] if undecodable else [])
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)

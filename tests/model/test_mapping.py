@@ -214,3 +214,13 @@ def test_two_columns_with_one_name_are_refused(tmp_path: Path) -> None:
     expected = "history.csv has 2 columns named 'channel' (columns 3 and 4)"
     with pytest.raises(ValueError, match=re.escape(expected)):
         load_history(data, load_mapping(write_mapping(tmp_path)))
+
+
+def test_a_mapping_not_in_utf8_is_one_problem(tmp_path: Path) -> None:
+    path = tmp_path / "mapping.yaml"
+    path.write_bytes("label: {column: Situación, positive: [Ganado]}\n".encode("cp1252"))
+    with pytest.raises(MappingError) as caught:
+        load_mapping(path)
+    assert [str(p) for p in caught.value.problems] == [
+        "mapping.yaml:1: (file): not UTF-8 (byte 0xf3 at column 24): save the file as UTF-8"
+    ]

@@ -280,3 +280,17 @@ def test_a_crm_owner_map_naming_no_routing_member_is_reported(tmp_path: Path) ->
         f"crm.yaml:{line_of(crm, 'ana.garcya')}: hubspot.owners.ana.garcya:"
         " no member of a routing.yaml team has the id 'ana.garcya'"
     )
+
+
+def test_a_file_not_in_utf8_is_reported_at_the_line_of_the_first_bad_byte(tmp_path: Path) -> None:
+    # Saved as "ANSI" (Windows-1252) by an editor: José's é is one byte that UTF-8 does not allow.
+    directory = config_copy(tmp_path)
+    routing = (directory / "routing.yaml").read_text().replace("name: Grace Lee", "name: José Lee")
+    (directory / "routing.yaml").write_bytes(routing.encode("cp1252"))
+
+    (problem,) = problems_of(directory)
+
+    assert str(problem) == (
+        f"routing.yaml:{line_of(routing, 'José')}: (file): not UTF-8 (byte 0xe9 at column"
+        f" {routing.splitlines()[line_of(routing, 'José') - 1].index('é') + 1}): save the file as UTF-8"
+    )
