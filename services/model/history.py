@@ -62,6 +62,14 @@ def read_table(path: Path) -> pd.DataFrame:
     refused: pandas would rename the second (`x.1`), a name no live lead carries."""
     if path.suffix.lower() in (".parquet", ".pq"):
         return pd.read_parquet(path).astype("string").astype(object)
+    try:
+        return _read_csv(path)
+    except UnicodeDecodeError as exc:  # Excel's plain "CSV" on Windows is Windows-1252
+        where = f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
+        raise ValueError(f"{path.name} is not UTF-8 ({where}): save it as CSV UTF-8") from exc
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
     with path.open(encoding="utf-8-sig", newline="") as fh:
         header = fh.readline()
     delimiter = max(_DELIMITERS, key=header.count)  # ties (none at all): the comma, listed first

@@ -224,3 +224,12 @@ def test_a_mapping_not_in_utf8_is_one_problem(tmp_path: Path) -> None:
     assert [str(p) for p in caught.value.problems] == [
         "mapping.yaml:1: (file): not UTF-8 (byte 0xf3 at column 24): save the file as UTF-8"
     ]
+
+
+def test_an_export_not_in_utf8_says_how_to_save_it(tmp_path: Path) -> None:
+    data = write_history(tmp_path, rows=50)
+    data.write_bytes(data.read_text().replace("Retail", "Télécoms").encode("cp1252"))
+    with pytest.raises(
+        ValueError, match=r"history.csv is not UTF-8 \(byte 0xe9 at offset \d+\): save it as CSV UTF-8"
+    ):
+        load_history(data, load_mapping(write_mapping(tmp_path)))
