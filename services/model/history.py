@@ -139,6 +139,7 @@ def load_history(data: Path, loaded: LoadedMapping) -> History:
     skip = {mapping.label.column, mapping.id, mapping.date, *mapping.exclude} - {None}
     columns = [c for c in frame.columns if c not in skip]
     kinds = {c: mapping.kinds.get(c) or _infer_kind(frame[c]) for c in columns}
+    _check_numeric(loaded, frame, [c for c in columns if mapping.kinds.get(c) == "numeric"])
     features = {c: mapping.fields.get(c) or f"attributes.{c}" for c in columns}
     ids = frame[mapping.id].tolist() if mapping.id else [str(i) for i in range(len(frame))]
     leads = [
@@ -250,6 +251,23 @@ def _parse(text: pd.Series, fast: dict[str, str], dayfirst: bool) -> pd.Series:
             text[missed], format="mixed", errors="coerce", utc=True, dayfirst=dayfirst
         )
     return out.astype("datetime64[ns, UTC]")
+
+
+def _check_numeric(loaded: LoadedMapping, frame: pd.DataFrame, columns: list[str]) -> None:
+    """Columns the mapping declares numeric must hold numbers wherever they are given."""
+    problems = []
+    for column in columns:
+        values = frame[column].dropna()
+        text = values[pd.to_numeric(values, errors="coerce").isna()]
+        if not text.empty:
+            shown = ", ".join(repr(v) for v in sorted(text.unique().tolist())[:3])
+            message = (
+                f"column {column!r} has values that are not numbers: {shown}"
+                " (list them under missing, or leave the kind to the data)"
+            )
+            problems.append(loaded.problem(("kinds", column), message))
+    if problems:
+        raise MappingError(problems)
 
 
 def _infer_kind(series: pd.Series) -> str:

@@ -233,3 +233,13 @@ def test_an_export_not_in_utf8_says_how_to_save_it(tmp_path: Path) -> None:
         ValueError, match=r"history.csv is not UTF-8 \(byte 0xe9 at offset \d+\): save it as CSV UTF-8"
     ):
         load_history(data, load_mapping(write_mapping(tmp_path)))
+
+
+def test_a_column_declared_numeric_with_text_in_it_is_named(tmp_path: Path) -> None:
+    data = write_history(tmp_path, rows=50)
+    with pytest.raises(MappingError) as caught:
+        load_history(data, load_mapping(write_mapping(tmp_path, MAPPING + "kinds: {channel: numeric}\n")))
+    assert [str(p) for p in caught.value.problems] == [
+        "mapping.yaml:7: kinds.channel: column 'channel' has values that are not numbers: 'ads', 'seo'"
+        " (list them under missing, or leave the kind to the data)"
+    ]
