@@ -140,6 +140,7 @@ def load_history(data: Path, loaded: LoadedMapping) -> History:
     columns = [c for c in frame.columns if c not in skip]
     kinds = {c: mapping.kinds.get(c) or _infer_kind(frame[c]) for c in columns}
     _check_numeric(loaded, frame, [c for c in columns if mapping.kinds.get(c) == "numeric"])
+    _check_numeric(loaded, frame, [c for c in columns if mapping.fields.get(c) in _NUMERIC_FIELDS], "fields")
     features = {c: mapping.fields.get(c) or f"attributes.{c}" for c in columns}
     ids = frame[mapping.id].tolist() if mapping.id else [str(i) for i in range(len(frame))]
     leads = [
@@ -253,19 +254,30 @@ def _parse(text: pd.Series, fast: dict[str, str], dayfirst: bool) -> pd.Series:
     return out.astype("datetime64[ns, UTC]")
 
 
-def _check_numeric(loaded: LoadedMapping, frame: pd.DataFrame, columns: list[str]) -> None:
-    """Columns the mapping declares numeric must hold numbers wherever they are given."""
+def _check_numeric(
+    loaded: LoadedMapping, frame: pd.DataFrame, columns: list[str], section: str = "kinds"
+) -> None:
+    """Columns declared numeric (kinds), or filling a number field of a Lead (fields), must hold
+    numbers wherever they are given."""
     problems = []
     for column in columns:
         values = frame[column].dropna()
         text = values[pd.to_numeric(values, errors="coerce").isna()]
-        if not text.empty:
-            shown = ", ".join(repr(v) for v in sorted(text.unique().tolist())[:3])
+        if text.empty:
+            continue
+        shown = ", ".join(repr(v) for v in sorted(text.unique().tolist())[:3])
+        if section == "fields":
+            message = (
+                f"column {column!r} fills {loaded.mapping.fields[column]}, a number, but has values that"
+                f" are not numbers: {shown} (list them under missing, or leave the column out of fields:"
+                " it is then a feature of its own)"
+            )
+        else:
             message = (
                 f"column {column!r} has values that are not numbers: {shown}"
                 " (list them under missing, or leave the kind to the data)"
             )
-            problems.append(loaded.problem(("kinds", column), message))
+        problems.append(loaded.problem((section, column), message))
     if problems:
         raise MappingError(problems)
 

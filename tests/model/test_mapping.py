@@ -243,3 +243,17 @@ def test_a_column_declared_numeric_with_text_in_it_is_named(tmp_path: Path) -> N
         "mapping.yaml:7: kinds.channel: column 'channel' has values that are not numbers: 'ads', 'seo'"
         " (list them under missing, or leave the kind to the data)"
     ]
+
+
+def test_a_number_field_filled_from_text_ranges_is_named(tmp_path: Path) -> None:
+    # "11-50": how CRMs often export company size; company.employees is a number.
+    data = write_history(tmp_path, rows=50)
+    data.write_text(data.read_text().replace("Banking", "11-50"))
+    text = MAPPING.replace("company.industry", "company.employees")
+    with pytest.raises(MappingError) as caught:
+        load_history(data, load_mapping(write_mapping(tmp_path, text)))
+    assert [str(p) for p in caught.value.problems] == [
+        "mapping.yaml:6: fields.industry: column 'industry' fills company.employees, a number, but has"
+        " values that are not numbers: '11-50', 'Logistics', 'Retail' (list them under missing, or"
+        " leave the column out of fields: it is then a feature of its own)"
+    ]
