@@ -143,6 +143,8 @@ def load_history(data: Path, loaded: LoadedMapping) -> History:
     _check_numeric(loaded, frame, [c for c in columns if mapping.fields.get(c) in _NUMERIC_FIELDS], "fields")
     features = {c: mapping.fields.get(c) or f"attributes.{c}" for c in columns}
     ids = frame[mapping.id].tolist() if mapping.id else [str(i) for i in range(len(frame))]
+    if mapping.id:
+        notes += _repeated_ids(frame[mapping.id])
     leads = [
         _lead(record, ids[i], features, kinds)
         for i, record in enumerate(frame[columns].to_dict(orient="records"))
@@ -252,6 +254,18 @@ def _parse(text: pd.Series, fast: dict[str, str], dayfirst: bool) -> pd.Series:
             text[missed], format="mixed", errors="coerce", utc=True, dayfirst=dayfirst
         )
     return out.astype("datetime64[ns, UTC]")
+
+
+def _repeated_ids(ids: pd.Series) -> list[str]:
+    counts = ids.dropna().value_counts()
+    repeated = counts[counts > 1]
+    if repeated.empty:
+        return []
+    top, n = _counts(ids[ids.isin(repeated.index)])[0]
+    return [
+        f"{len(repeated):,} ids are given on more than one row ({n} rows for {top!r}):"
+        " one lead may be on both sides of the split"
+    ]
 
 
 def _check_numeric(

@@ -257,3 +257,16 @@ def test_a_number_field_filled_from_text_ranges_is_named(tmp_path: Path) -> None
         " values that are not numbers: '11-50', 'Logistics', 'Retail' (list them under missing, or"
         " leave the column out of fields: it is then a feature of its own)"
     ]
+
+
+def test_ids_given_more_than_once_are_noted(tmp_path: Path) -> None:
+    # One row per activity rather than per lead: the same lead can land on both sides of the split.
+    data = write_history(tmp_path, rows=50)
+    data.write_text(
+        data.read_text().replace("r1,", "r0,", 1).replace("r2,", "r0,", 1).replace("r3,", "r4,", 1)
+    )
+    history = load_history(data, load_mapping(write_mapping(tmp_path)))
+    assert (
+        "2 ids are given on more than one row (3 rows for 'r0'): one lead may be on both sides of the split"
+        in (history.notes)
+    )
