@@ -111,10 +111,16 @@ def yaml_problem(name: str, exc: yaml.YAMLError) -> Problem:
     return Problem(name, mark.line + 1 if mark else None, "", f"not valid YAML: {reason}{detail}")
 
 
-def duplicate_keys(name: str, node: yaml.Node | None, path: tuple[str | int, ...] = ()) -> list[Problem]:
+def duplicate_keys(
+    name: str, node: yaml.Node | None, path: tuple[str | int, ...] = (), visited: set[int] | None = None
+) -> list[Problem]:
     """Keys given twice in one mapping: YAML keeps the last silently, so an edit that adds a
     second `exclude:` or `rules:` would drop the first without a word."""
     problems: list[Problem] = []
+    visited = set() if visited is None else visited
+    if id(node) in visited:  # an alias of a node already seen (YAML anchors may even recurse)
+        return problems
+    visited.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key, value in node.value:
@@ -129,10 +135,10 @@ def duplicate_keys(name: str, node: yaml.Node | None, path: tuple[str | int, ...
                     )
                 )
             seen.setdefault(label, key.start_mark.line + 1)
-            problems += duplicate_keys(name, value, (*path, label))
+            problems += duplicate_keys(name, value, (*path, label), visited)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            problems += duplicate_keys(name, item, (*path, i))
+            problems += duplicate_keys(name, item, (*path, i), visited)
     return problems
 
 

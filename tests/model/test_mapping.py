@@ -270,3 +270,8 @@ def test_ids_given_more_than_once_are_noted(tmp_path: Path) -> None:
         "2 ids are given on more than one row (3 rows for 'r0'): one lead may be on both sides of the split"
         in (history.notes)
     )
+
+
+def test_a_recursive_yaml_alias_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    with pytest.raises(MappingError):
+        load_mapping(write_mapping(tmp_path, "label: &a {column: won, positive: [yes], more: *a}\n"))
