@@ -211,6 +211,10 @@ def _left_out_dates(loaded: LoadedMapping, column: str, raw: pd.Series, parsed: 
         raise MappingError(
             [loaded.problem(("date",), f"no value of column {column!r} is a date, e.g. {example!r}")]
         )
+    if parsed.notna().sum() == 0:
+        raise MappingError(
+            [loaded.problem(("date",), f"column {column!r} is blank on every row with an outcome")]
+        )
     if not (blank.any() or bad.any()):
         return []
     parts = [f"{int(blank.sum()):,} blank"] if blank.any() else []

@@ -275,3 +275,12 @@ def test_ids_given_more_than_once_are_noted(tmp_path: Path) -> None:
 def test_a_recursive_yaml_alias_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     with pytest.raises(MappingError):
         load_mapping(write_mapping(tmp_path, "label: &a {column: won, positive: [yes], more: *a}\n"))
+
+
+def test_a_date_column_that_is_all_blank_is_refused(tmp_path: Path) -> None:
+    rows = [(f"x{i}", "", ["Won", "Lost"][i % 2]) for i in range(10)]
+    with pytest.raises(MappingError) as caught:
+        load_history(_export(tmp_path, rows), load_mapping(write_mapping(tmp_path, DATED)))
+    assert [str(p) for p in caught.value.problems] == [
+        "mapping.yaml:3: date: column 'created' is blank on every row with an outcome"
+    ]
