@@ -135,6 +135,10 @@ def load_history(data: Path, loaded: LoadedMapping) -> History:
         order = np.argsort(parsed.to_numpy(), kind="stable")
         frame, positive = frame.iloc[order], positive.iloc[order]
         dates = parsed.dt.tz_convert(None).to_numpy()[order]  # UTC, naive datetime64
+        if positive.nunique() < 2:
+            only = "converted" if positive.iloc[0] else "not converted"
+            message = f"the label has one class only: every row is {only} (of the rows with a date)"
+            raise MappingError([loaded.problem(("label", "positive"), message)])
 
     skip = {mapping.label.column, mapping.id, mapping.date, *mapping.exclude} - {None}
     columns = [c for c in frame.columns if c not in skip]

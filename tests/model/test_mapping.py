@@ -284,3 +284,13 @@ def test_a_date_column_that_is_all_blank_is_refused(tmp_path: Path) -> None:
     assert [str(p) for p in caught.value.problems] == [
         "mapping.yaml:3: date: column 'created' is blank on every row with an outcome"
     ]
+
+
+def test_one_class_left_after_rows_without_a_date_is_refused(tmp_path: Path) -> None:
+    rows = [(f"x{i}", "2024-03-01" if i % 2 else "", ["Won", "Lost"][i % 2]) for i in range(10)]
+    with pytest.raises(MappingError) as caught:
+        load_history(_export(tmp_path, rows), load_mapping(write_mapping(tmp_path, DATED)))
+    assert [str(p) for p in caught.value.problems] == [
+        "mapping.yaml:1: label.positive: the label has one class only: every row is not converted"
+        " (of the rows with a date)"
+    ]
