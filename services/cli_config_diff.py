@@ -57,6 +57,8 @@ def _cases(history_file: Path, mapping_file: Path, limit: int | None) -> list[Ca
         raise _fail(f"{len(exc.problems)} problem(s):\n" + "\n".join(f"  {p}" for p in exc.problems)) from exc
     except (OSError, ValueError) as exc:
         raise _fail(f"cannot read {history_file}: {exc}") from exc
+    for note in history.notes:
+        typer.echo(f"note: {note}", err=True)
     leads = history.leads if limit is None else history.leads[:limit]
     return [
         Case(lead.source_record_id or str(i), lead, None, history.arrived(i) or UNDATED_NOW)

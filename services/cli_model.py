@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from services.config import ConfigError, load_config
 from services.settings import Settings
 
+T = TypeVar("T")
 model_app = typer.Typer(help="The model registry: champion and challenger.", no_args_is_help=True)
 
 Data = Annotated[Path | None, typer.Option("--data", help="History export (CSV or Parquet)")]
@@ -34,6 +36,30 @@ def _registry_root(registry: Path | None, data_dir: Path | None) -> Path:
     return registry or (Settings.load(**({"data_dir": data_dir} if data_dir else {})).data_dir / "models")
 
 
+def _store_url(data_dir: Path | None) -> str:
+    """The store the feedback labels and scores are in; a missing embedded data dir is named
+    rather than met with SQLite's 'unable to open database file' traceback."""
+    settings = Settings.load(**({"data_dir": data_dir} if data_dir else {}))
+    if settings.database_url is None and not settings.data_dir.is_dir():
+        raise _fail(f"no store in {settings.data_dir}: the directory does not exist (--data-dir)", 1)
+    return settings.store_url
+
+
+def _read_store(work: Coroutine[Any, Any, T]) -> T:
+    from connectors.errors import ConnectorError
+
+    try:
+        return asyncio.run(work)
+    except ConnectorError as exc:
+        raise _fail(
+            f"the store is unavailable ({exc}): check --data-dir or LEADFLOW_DATABASE_URL", 1
+        ) from exc
+
+
+def _mapping_failure(exc: Any) -> typer.Exit:
+    return _fail(f"{len(exc.problems)} problem(s):\n" + "\n".join(f"  {p}" for p in exc.problems))
+
+
 def _history(data: Path | None, mapping: Path | None) -> tuple[Any, Any]:
     from services.model.history import load_history
     from services.model.mapping import MappingError, load_mapping
@@ -42,11 +68,14 @@ def _history(data: Path | None, mapping: Path | None) -> tuple[Any, Any]:
         raise _fail("--data and --mapping are both needed (or --from-store)")
     try:
         loaded = load_mapping(mapping)
-        return loaded, load_history(data, loaded)
+        history = load_history(data, loaded)
     except MappingError as exc:
-        raise _fail(f"{len(exc.problems)} problem(s):\n" + "\n".join(f"  {p}" for p in exc.problems)) from exc
+        raise _mapping_failure(exc) from exc
     except (OSError, ValueError) as exc:
         raise _fail(f"cannot read {data}: {exc}") from exc
+    for note in history.notes:
+        typer.echo(f"note: {note}", err=True)
+    return loaded, history
 
 
 def train(
@@ -72,7 +101,10 @@ def train(
         trained, mapping_text = fit_history(history, loaded.mapping), loaded.text
     root = _registry_root(registry, data_dir)
     target = out or root / trained.model.version
-    artifact.save(trained.model, target, mapping_text)
+    try:
+        artifact.save(trained.model, target, mapping_text)
+    except OSError as exc:
+        raise _fail(f"cannot write the model to {target}: {exc}") from exc
     metrics = trained.model.metrics
     if register:
         ModelRegistry(root).add(target)
@@ -107,7 +139,7 @@ def train(
 def _train_from_store(data_dir: Path | None, registry: Path | None, mapping: Path | None) -> tuple[Any, str]:
     """Retrain on the leads sales gave an outcome for, with the champion's mapping by default."""
     from services.model import artifact
-    from services.model.mapping import load_mapping
+    from services.model.mapping import MappingError, load_mapping
     from services.model.registry import Registry as ModelRegistry
     from services.model.store_history import history_from_store
     from services.model.train import train as fit_history
@@ -117,16 +149,21 @@ def _train_from_store(data_dir: Path | None, registry: Path | None, mapping: Pat
     current = state["champion"] or state["challenger"]
     if current is None and mapping is None:
         raise _fail("no model in the registry to take the features from: pass --mapping")
-    loaded = load_mapping(mapping or root / str(current) / "mapping.yaml")
-    if current is not None:  # the same features as the model in use, read from live leads
-        spec = artifact.load(root / current).spec
+    try:
+        loaded = load_mapping(mapping or root / str(current) / "mapping.yaml")
+        # the same features as the model in use, read from live leads
+        spec = artifact.load(root / current).spec if current is not None else None
+    except MappingError as exc:
+        raise _mapping_failure(exc) from exc
+    except artifact.ArtifactError as exc:
+        raise _fail(str(exc), 1) from exc
+    if spec is not None:
         columns = {f.name: f.path for f in spec.features}
         kinds: dict[str, str] = {f.name: f.kind for f in spec.features}
     else:
         columns = dict(loaded.mapping.fields) | {c: f"attributes.{c}" for c in loaded.mapping.kinds}
         kinds = {c: loaded.mapping.kinds.get(c, "categorical") for c in columns}
-    settings = Settings.load(**({"data_dir": data_dir} if data_dir else {}))
-    history = asyncio.run(history_from_store(settings.store_url, columns, kinds))
+    history = _read_store(history_from_store(_store_url(data_dir), columns, kinds))
     if len(history.labels) < 10 or len(set(history.labels.tolist())) < 2:
         raise _fail(f"the store has {len(history.labels)} labelled leads: not enough to train on", 1)
     return fit_history(history, loaded.mapping), loaded.text
@@ -154,6 +191,8 @@ def backtest(
     from services.model.backtest import run
     from services.model.report import render
 
+    if report is not None and not report.parent.is_dir():  # before the work, not after it
+        raise _fail(f"cannot write the report: {report.parent} is not a directory")
     try:
         rules = load_config(config)
     except ConfigError as exc:
@@ -165,6 +204,7 @@ def backtest(
             given = artifact.load(model)
         except artifact.ArtifactError as exc:
             raise _fail(str(exc)) from exc
+        _check_features(given, history)
     result = run(history, loaded.mapping, rules, given)
     if report is not None:
         report.write_text(render(result, f"{data.name if data else ''} with {loaded.path.name}"))
@@ -192,19 +232,37 @@ def backtest(
         typer.echo(f"report: {report}")
 
 
+def _check_features(model: Any, history: Any) -> None:
+    """A model given with --model reads its features where it was trained to: a history (or a
+    mapping) that has none of them cannot be judged by it, one that lacks some is scored as if
+    those were never given, which the figures should not hide."""
+    carried = set(history.features.values())
+    absent = [f.name for f in model.spec.features if f.path not in carried]
+    if absent and len(absent) == len(model.spec.features):
+        names = ", ".join(absent)
+        raise _fail(f"this history has none of the features the model reads ({names}): check --mapping")
+    if absent:
+        typer.echo(
+            f"note: this history has no {', '.join(absent)}, which the model reads: scored as not given",
+            err=True,
+        )
+
+
 def _arms(data_dir: Path | None, as_json: bool) -> None:
     from connectors.store.engine import make_engine
     from connectors.store.sql import SqlStore
 
+    url = _store_url(data_dir)
+
     async def read() -> list[dict[str, Any]]:
-        store = SqlStore(make_engine(Settings.load(**({"data_dir": data_dir} if data_dir else {})).store_url))
+        store = SqlStore(make_engine(url))
         try:
             await store.start()
             return await store.arms()
         finally:
             await store.close()
 
-    rows = asyncio.run(read())
+    rows = _read_store(read())
     for row in rows:
         row["conversion_rate"] = round(row["conversions"] / row["labelled"], 4) if row["labelled"] else None
     if as_json:
@@ -274,8 +332,10 @@ def drift(
     reference = json.loads((root / champion / "metrics.json").read_text())["reference"]["shares"]
     since = datetime.now(UTC) - timedelta(days=days)
 
+    url = _store_url(data_dir)
+
     async def read() -> list[tuple[datetime, float]]:
-        store = SqlStore(make_engine(Settings.load(**({"data_dir": data_dir} if data_dir else {})).store_url))
+        store = SqlStore(make_engine(url))
         try:
             await store.start()
             return await store.scores_since(since)
@@ -283,7 +343,7 @@ def drift(
             await store.close()
 
     by_day: dict[str, list[float]] = {}
-    for at, p in asyncio.run(read()):
+    for at, p in _read_store(read()):
         by_day.setdefault(at.date().isoformat(), []).append(p)
     rows = daily(reference, by_day)
     if as_json:

@@ -87,6 +87,61 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+def read_text(path: Path) -> tuple[str | None, Problem | None]:
+    """A YAML file's text, or where it is not UTF-8 (an editor that saved it as Windows-1252)."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        where = f"byte 0x{raw[exc.start]:02x} at column {column}"
+        return None, Problem(path.name, line, "", f"not UTF-8 ({where}): save the file as UTF-8")
+
+
+def yaml_problem(name: str, exc: yaml.YAMLError) -> Problem:
+    """A YAML syntax error as one line: where the parser stopped, why, and what it was inside."""
+    mark = getattr(exc, "problem_mark", None)
+    reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = [f"column {mark.column + 1}"] if mark else []
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and context_mark is not None:
+        where.append(f"{context} from line {context_mark.line + 1}")
+    detail = f" ({'; '.join(where)})" if where else ""
+    return Problem(name, mark.line + 1 if mark else None, "", f"not valid YAML: {reason}{detail}")
+
+
+def duplicate_keys(
+    name: str, node: yaml.Node | None, path: tuple[str | int, ...] = (), visited: set[int] | None = None
+) -> list[Problem]:
+    """Keys given twice in one mapping: YAML keeps the last silently, so an edit that adds a
+    second `exclude:` or `rules:` would drop the first without a word."""
+    problems: list[Problem] = []
+    visited = set() if visited is None else visited
+    if id(node) in visited:  # an alias of a node already seen (YAML anchors may even recurse)
+        return problems
+    visited.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            label = str(key.value)
+            if label in seen and key.tag != "tag:yaml.org,2002:merge":
+                problems.append(
+                    Problem(
+                        name,
+                        key.start_mark.line + 1,
+                        ".".join(str(p) for p in (*path, label)),
+                        f"'{label}' is given twice (also on line {seen[label]})",
+                    )
+                )
+            seen.setdefault(label, key.start_mark.line + 1)
+            problems += duplicate_keys(name, value, (*path, label), visited)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            problems += duplicate_keys(name, item, (*path, i), visited)
+    return problems
+
+
 def _load_file(
     path: Path, model: type[BaseModel]
 ) -> tuple[BaseModel | None, list[Problem], yaml.Node | None, Any]:
@@ -96,14 +151,15 @@ def _load_file(
         if name in OPTIONAL:
             return model(), [], None, None
         return None, [Problem(name, None, "", "file is missing")], None, None
-    text = path.read_text()
+    text, undecodable = read_text(path)
+    if text is None:
+        return None, [undecodable] if undecodable else [], None, None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = Problem(name, mark.line + 1 if mark else None, "", f"not valid YAML: {exc}")
-        return None, [problem], None, None
+        return None, [yaml_problem(name, exc)], None, None
+    twice = duplicate_keys(name, node)
     try:
         loaded = model.model_validate(data if data is not None else {}, context={DEFER_CROSS_CHECKS: True})
     except ValidationError as exc:
@@ -122,8 +178,8 @@ def _load_file(
         problems = [
             _problem(name, node, tuple(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in errors
         ]
-        return None, problems, node, data
-    return loaded, [], node, data
+        return None, twice + problems, node, data
+    return (None, twice, node, data) if twice else (loaded, [], node, data)
 
 
 def _problem(name: str, node: yaml.Node | None, loc: tuple[int | str, ...], message: str) -> Problem:
@@ -212,6 +268,27 @@ def _cross_file(icp_data: Any, routing_data: Any, node: yaml.Node | None) -> lis
     return problems
 
 
+def _owner_maps(crm_data: Any, routing_data: Any, node: yaml.Node | None) -> list[Problem]:
+    """crm.yaml's owner maps are keyed by routing.yaml member ids: a key that is none (a typo)
+    leaves the member it meant unmapped, and their leads reach the CRM without an owner."""
+    members = {
+        str(member["id"]).strip()
+        for team in _items(routing_data, "teams")
+        for member in _items(team, "members")
+        if isinstance(member, dict) and member.get("id") is not None
+    }
+    if not members:
+        return []  # routing.yaml is missing or broken: its own problems say so
+    problems = []
+    for crm in ("hubspot", "salesforce"):
+        section = crm_data.get(crm) if isinstance(crm_data, dict) else None
+        for key in _keys(section, "owners"):
+            if key.strip() not in members:
+                message = f"no member of a routing.yaml team has the id '{key}'"
+                problems.append(_problem("crm.yaml", node, (crm, "owners", key), message))
+    return problems
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """What `leadflow config check` reports: the config when valid, every error, every warning."""
@@ -242,6 +319,7 @@ def check_config(directory: Path) -> CheckResult:
     errors += _routing_checks(routing, raw["routing.yaml"], rules, nodes["routing.yaml"])
     if raw["icp.yaml"] is not None:
         errors += _cross_file(raw["icp.yaml"], raw["routing.yaml"], nodes["routing.yaml"])
+    errors += _owner_maps(raw["crm.yaml"], raw["routing.yaml"], nodes["crm.yaml"])
     warnings = [
         Problem("routing.yaml", _line_of(nodes["routing.yaml"], loc), ".".join(map(str, loc)), msg, "warning")
         for loc, msg in check_rules(rules, icp)

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
+from sklearn.dummy import DummyClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -92,7 +93,11 @@ class NaiveBayes:
 
 
 def logistic(spec: FeatureSpec, rows: np.ndarray, labels: np.ndarray) -> Pipeline:
-    numeric = [i for i, f in enumerate(spec.features) if f.kind == "numeric"]
+    # A number no row gives (a history without one of a given model's columns) has no median:
+    # left out, as the imputer would drop it, which left the scaler no column at all.
+    numeric = [
+        i for i, f in enumerate(spec.features) if f.kind == "numeric" and not np.isnan(rows[:, i]).all()
+    ]
     categorical = spec.categorical
     parts = []
     if numeric:
@@ -108,5 +113,7 @@ def logistic(spec: FeatureSpec, rows: np.ndarray, labels: np.ndarray) -> Pipelin
                 categorical,
             )
         )
+    if not parts:  # nothing to learn from: the base rate
+        return make_pipeline(DummyClassifier(strategy="prior")).fit(rows, labels)
     model = make_pipeline(ColumnTransformer(parts), LogisticRegression(max_iter=5000))
     return model.fit(rows, labels)

@@ -12,9 +12,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from services.config import Problem, _line_of
+from services.config import Problem, _line_of, duplicate_keys, read_text, yaml_problem
 
 # The Lead fields a column may fill: the rules judge these, so history and live leads agree.
 LeadField = Literal[
@@ -35,11 +43,26 @@ class Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def _as_text(values: Any) -> Any:
+    """Values as the export spells them: YAML reads an unquoted 1 as a number (the text "1" is
+    meant), and Yes/No/On/Off/true/false as booleans, whose spelling is lost: quoting is asked."""
+    if not isinstance(values, list | tuple):
+        return values
+    if any(isinstance(v, bool) for v in values):
+        raise ValueError(
+            "YAML reads Yes, No, On, Off, true and false unquoted as true/false:"
+            ' quote the value, e.g. ["Yes"]'
+        )
+    return [str(v) if isinstance(v, int | float) else v for v in values]
+
+
 class Label(Strict):
     column: str = Field(min_length=1)
     positive: tuple[str, ...] = Field(min_length=1)  # values meaning converted / won
     # When given, rows with any other value have no outcome yet (open deals) and are left out.
     negative: tuple[str, ...] = ()
+
+    _text = field_validator("positive", "negative", mode="before")(_as_text)
 
 
 class Join(Strict):
@@ -61,6 +84,26 @@ class Mapping(Strict):
     join: tuple[Join, ...] = ()
     test_share: float = Field(default=0.2, gt=0, lt=0.9)
     seed: int = 42
+
+    _text = field_validator("missing", mode="before")(_as_text)
+
+    @field_validator("fields")
+    @classmethod
+    def _one_column_per_field(cls, fields: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        by_field: dict[str, list[str]] = {}
+        for column, field in fields.items():
+            by_field.setdefault(field, []).append(column)
+        twice = [
+            f"{f} is filled from two columns: {', '.join(sorted(c))}"
+            for f, c in by_field.items()
+            if len(c) > 1
+        ]
+        excluded = sorted(set(fields) & set(info.data.get("exclude", ())))
+        if excluded:
+            twice.append(f"columns both excluded and mapped to a field: {', '.join(excluded)}")
+        if twice:
+            raise ValueError("; ".join(twice))
+        return fields
 
     @model_validator(mode="after")
     def _coherent(self) -> Mapping:
@@ -110,15 +153,17 @@ def load_mapping(path: Path) -> LoadedMapping:
     """Read and validate a mapping file; raise MappingError naming file, line and field."""
     if not path.exists():
         raise MappingError([Problem(path.name, None, "", f"file not found: {path}")])
-    text = path.read_text()
+    text, undecodable = read_text(path)
+    if text is None:
+        raise MappingError([undecodable] if undecodable else [])
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise MappingError(
-            [Problem(path.name, mark.line + 1 if mark else None, "", f"not valid YAML: {exc}")]
-        ) from exc
+        raise MappingError([yaml_problem(path.name, exc)]) from exc
+    twice = duplicate_keys(path.name, node)
+    if twice:
+        raise MappingError(twice)
     try:
         mapping = Mapping.model_validate(data if data is not None else {})
     except ValidationError as exc:

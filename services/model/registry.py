@@ -66,7 +66,9 @@ class Registry:
         if chosen not in self.versions():
             raise RegistryError(f"unknown model version {chosen!r} in {self.root}")
         artifact.load(self.root / chosen)  # never point the qualifier at a broken model
-        new = {"champion": chosen, "challenger": state["champion"] if state["champion"] != chosen else None}
+        if chosen == state["champion"]:  # already the champion: the challenger waits on
+            return state
+        new = {"champion": chosen, "challenger": state["champion"]}
         self._write(new)
         return new
 

@@ -120,3 +120,92 @@ def test_maven_runs_and_stays_near_the_base_rate() -> None:
     assert s["rows"] == 6711  # closed deals only
     assert s["model"]["auc"] < 0.6  # little signal before close, as its README says
     assert s["model"]["ece"] <= 0.08
+
+
+def test_cli_train_prints_the_rows_it_left_out_on_stderr(tmp_path: Path) -> None:
+    from tests.model.helpers import write_history
+
+    data = write_history(tmp_path)
+    text = data.read_text().splitlines()
+    # Every tenth lead is still open: with `negative:` those are left out, and the command says so.
+    rows = [line if i % 10 else line.rsplit(",", 1)[0] + ",open" for i, line in enumerate(text[1:], 1)]
+    data.write_text("\n".join([text[0], *rows]) + "\n")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text('label: {column: won, positive: ["yes"], negative: ["no"]}\nid: record\n')
+    args = ["train", "--data", str(data), "--mapping", str(mapping), "--out", str(tmp_path / "m"), "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    note = "note: 150 rows whose won is neither positive nor negative were left out (open: 150)"
+    assert note in result.stderr
+    assert json.loads(result.stdout)["rows"] == 1350
+
+
+def _fails_cleanly(args: list[str]) -> str:
+    """The command exits 2 with a message, not a traceback (typer's SystemExit, not an exception)."""
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    return result.stderr
+
+
+def test_train_from_store_with_an_invalid_mapping_says_why(tmp_path: Path) -> None:
+    mapping = tmp_path / "bad.yaml"
+    mapping.write_text("label: {column: won}\n")
+    args = ["train", "--from-store", "--data-dir", str(tmp_path / "var"), "--mapping", str(mapping)]
+    assert "bad.yaml:1: label.positive: Field required" in _fails_cleanly(args)
+
+
+def test_a_report_in_a_missing_directory_is_refused_before_the_backtest(tmp_path: Path) -> None:
+    from tests.model.helpers import write_history, write_mapping
+
+    data, mapping = write_history(tmp_path), write_mapping(tmp_path)
+    report = tmp_path / "nowhere" / "r.html"
+    args = ["backtest", "--data", str(data), "--mapping", str(mapping), "--report", str(report)]
+    assert f"cannot write the report: {report.parent} is not a directory" in _fails_cleanly(args)
+
+
+def test_train_out_on_a_file_says_it_cannot_write_there(tmp_path: Path) -> None:
+    from tests.model.helpers import write_history, write_mapping
+
+    data, mapping = write_history(tmp_path, rows=300), write_mapping(tmp_path)
+    args = ["train", "--data", str(data), "--mapping", str(mapping), "--out", str(data)]
+    assert f"cannot write the model to {data}" in _fails_cleanly(args)
+
+
+def test_backtest_with_a_model_whose_features_the_history_lacks(tmp_path: Path, model_dir: Path) -> None:
+    from tests.model.helpers import MAPPING, write_history
+
+    data = write_history(tmp_path, rows=600)
+    some = tmp_path / "some.yaml"
+    some.write_text(MAPPING.replace("exclude: [note_after_call]", "exclude: [note_after_call, channel]"))
+    args = ["backtest", "--data", str(data), "--model", str(model_dir), "--json", "--mapping"]
+    partial = CliRunner().invoke(app, [*args, str(some)])
+    assert partial.exit_code == 0, partial.output
+    assert "note: this history has no channel, which the model reads: scored as not given" in partial.stderr
+
+    none = tmp_path / "none.yaml"
+    none.write_text(
+        'label: {column: won, positive: ["yes"]}\nexclude: [note_after_call, channel, visits, industry]\n'
+    )
+    assert "this history has none of the features the model reads (industry, visits, channel)" in (
+        _fails_cleanly([*args, str(none)])
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "--from-store", "--mapping", "MAPPING"],
+        ["backtest", "--from-store"],
+    ],
+)
+def test_a_store_that_cannot_be_opened_is_one_message(tmp_path: Path, args: list[str]) -> None:
+    from tests.model.helpers import write_mapping
+
+    mapping = str(write_mapping(tmp_path))
+    missing = tmp_path / "no" / "such" / "dir"  # SQLite cannot create a file there
+    command = [*(mapping if a == "MAPPING" else a for a in args), "--data-dir", str(missing)]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert f"no store in {missing}: the directory does not exist" in result.stderr

@@ -38,3 +38,12 @@ def test_promoting_back_restores_the_previous_champion(tmp_path: Path, model_dir
     registry._write({"champion": version, "challenger": "older"})
     assert registry.promote() == {"champion": "older", "challenger": version}
     assert registry.promote(version) == {"champion": version, "challenger": "older"}
+
+
+def test_promoting_the_champion_again_keeps_the_challenger(tmp_path: Path, model_dir: Path) -> None:
+    registry = Registry(tmp_path / "models")
+    version = registry.add(model_dir)
+    registry.promote()
+    shutil.copytree(model_dir, registry.root / "newer")
+    registry._write({"champion": version, "challenger": "newer"})
+    assert registry.promote(version) == {"champion": version, "challenger": "newer"}

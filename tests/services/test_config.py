@@ -216,3 +216,81 @@ def test_a_routing_rule_naming_an_unknown_vertical_is_reported_at_that_rule(tmp_
     assert (problem.file, problem.field) == ("routing.yaml", "rules.4.when.verticals")
     assert problem.line == line_of(routing, "Enterprise logistic]")
     assert "unknown vertical 'Enterprise logistic'" in problem.message
+
+
+def test_a_key_given_twice_is_reported_at_its_second_line(tmp_path: Path) -> None:
+    # YAML itself keeps the last of two equal keys: an edit that adds a second `review_queues:`
+    # would silently drop the first one.
+    directory = config_copy(tmp_path)
+    routing = (directory / "routing.yaml").read_text()
+    first = "review_queues: [SDR review]\n"
+    routing = routing.replace(first, first + "review_queues: [X]\n")
+    (directory / "routing.yaml").write_text(routing)
+
+    (problem,) = problems_of(directory)
+
+    assert (problem.file, problem.line, problem.field) == (
+        "routing.yaml",
+        line_of(routing, "review_queues: [X]"),
+        "review_queues",
+    )
+    assert problem.message == (
+        f"'review_queues' is given twice (also on line {line_of(routing, 'review_queues: [SDR review]')})"
+    )
+
+
+def test_a_key_given_twice_inside_a_list_item_is_named_by_its_path(tmp_path: Path) -> None:
+    directory = config_copy(tmp_path)
+    routing = (directory / "routing.yaml").read_text()
+    routing = routing.replace("    queue: SDR review\n", "    queue: SDR review\n    queue: Later\n", 1)
+    (directory / "routing.yaml").write_text(routing)
+
+    (problem,) = problems_of(directory)
+
+    index = [r.id for r in load_config(CONFIG_DIR).routing.rules].index("needs-review")
+    assert (problem.field, problem.line) == (f"rules.{index}.queue", line_of(routing, "queue: Later"))
+
+
+def test_invalid_yaml_is_one_line_with_the_parser_s_reason(tmp_path: Path) -> None:
+    directory = config_copy(tmp_path)
+    routing = (directory / "routing.yaml").read_text()
+    routing = routing.replace("review_queues: [SDR review]", "review_queues: [SDR review")
+    (directory / "routing.yaml").write_text(routing)
+
+    (problem,) = problems_of(directory)
+
+    assert "\n" not in str(problem)
+    assert problem.line == line_of(routing, "overflow_queue: Unassigned")
+    assert problem.message == (
+        "not valid YAML: expected ',' or ']', but got ':' (column 15;"
+        f" while parsing a flow sequence from line {line_of(routing, 'review_queues: [SDR review')})"
+    )
+
+
+def test_a_crm_owner_map_naming_no_routing_member_is_reported(tmp_path: Path) -> None:
+    # A typo here leaves the real member unmapped: their leads reach HubSpot with no owner.
+    directory = config_copy(tmp_path)
+    crm = (directory / "crm.yaml").read_text()
+    crm = crm.replace("  owners: {}  ", '  owners: {ana.garcia: "71234567", ana.garcya: "71234568"}  ', 1)
+    (directory / "crm.yaml").write_text(crm)
+
+    (problem,) = problems_of(directory)
+
+    assert str(problem) == (
+        f"crm.yaml:{line_of(crm, 'ana.garcya')}: hubspot.owners.ana.garcya:"
+        " no member of a routing.yaml team has the id 'ana.garcya'"
+    )
+
+
+def test_a_file_not_in_utf8_is_reported_at_the_line_of_the_first_bad_byte(tmp_path: Path) -> None:
+    # Saved as "ANSI" (Windows-1252) by an editor: José's é is one byte that UTF-8 does not allow.
+    directory = config_copy(tmp_path)
+    routing = (directory / "routing.yaml").read_text().replace("name: Grace Lee", "name: José Lee")
+    (directory / "routing.yaml").write_bytes(routing.encode("cp1252"))
+
+    (problem,) = problems_of(directory)
+
+    assert str(problem) == (
+        f"routing.yaml:{line_of(routing, 'José')}: (file): not UTF-8 (byte 0xe9 at column"
+        f" {routing.splitlines()[line_of(routing, 'José') - 1].index('é') + 1}): save the file as UTF-8"
+    )
