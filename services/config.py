@@ -270,7 +270,9 @@ def _cross_file(icp_data: Any, routing_data: Any, node: yaml.Node | None) -> lis
 
 def _owner_maps(crm_data: Any, routing_data: Any, node: yaml.Node | None) -> list[Problem]:
     """crm.yaml's owner maps are keyed by routing.yaml member ids: a key that is none (a typo)
-    leaves the member it meant unmapped, and their leads reach the CRM without an owner."""
+    leaves the member it meant unmapped, and their leads reach the CRM without an owner. A
+    warning, not an error: the entry of a member who left the team is harmless, and a config
+    that ran yesterday must not stop a service from starting after an upgrade."""
     members = {
         str(member["id"]).strip()
         for team in _items(routing_data, "teams")
@@ -285,7 +287,8 @@ def _owner_maps(crm_data: Any, routing_data: Any, node: yaml.Node | None) -> lis
         for key in _keys(section, "owners"):
             if key.strip() not in members:
                 message = f"no member of a routing.yaml team has the id '{key}'"
-                problems.append(_problem("crm.yaml", node, (crm, "owners", key), message))
+                found = _problem("crm.yaml", node, (crm, "owners", key), message)
+                problems.append(Problem(found.file, found.line, found.field, found.message, "warning"))
     return problems
 
 
@@ -319,11 +322,11 @@ def check_config(directory: Path) -> CheckResult:
     errors += _routing_checks(routing, raw["routing.yaml"], rules, nodes["routing.yaml"])
     if raw["icp.yaml"] is not None:
         errors += _cross_file(raw["icp.yaml"], raw["routing.yaml"], nodes["routing.yaml"])
-    errors += _owner_maps(raw["crm.yaml"], raw["routing.yaml"], nodes["crm.yaml"])
     warnings = [
         Problem("routing.yaml", _line_of(nodes["routing.yaml"], loc), ".".join(map(str, loc)), msg, "warning")
         for loc, msg in check_rules(rules, icp)
     ]
+    warnings += _owner_maps(raw["crm.yaml"], raw["routing.yaml"], nodes["crm.yaml"])
     errors = _unique(errors)
     if errors:
         return CheckResult(None, errors, _unique(warnings))
