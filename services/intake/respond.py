@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,41 @@ def parse_lead(data: Any, default_source: str) -> Lead:
         return Lead.model_validate(data)
     except ValidationError as exc:
         raise not_a_lead(exc) from exc
+
+
+INVALID_FIELDS = "invalid_fields"  # the attribute a salvaged lead keeps its refused values under
+INVALID_VALUE_CHARS = 200
+
+
+def parse_lead_salvaging(data: dict[str, Any], default_source: str) -> tuple[Lead, list[str]]:
+    """A Lead without the fields that fail validation, and their names: for a sender that drops
+    what it gets a 4xx for, with no person to correct it (Salesforce drops a whole outbound
+    message, every other lead in it too). The refused values are kept, cut to 200 characters,
+    under ``attributes["invalid_fields"]``, so the lead still reaches a person and shows what
+    was wrong. NotALead (the first error) when the lead is not valid even without them."""
+    try:
+        return parse_lead(data, default_source), []
+    except NotALead as refused:
+        fields = refused.extra.get("fields")
+        kept = copy.deepcopy(data)
+        invalid: dict[str, str] = {}
+        named = [str(e["field"]) for e in fields if isinstance(e, dict)] if isinstance(fields, list) else []
+        for field in dict.fromkeys(named):
+            path = field.split(".")
+            parent: Any = kept
+            for part in path[:-1]:
+                parent = parent.get(part) if isinstance(parent, dict) else None
+            if not isinstance(parent, dict) or path[-1] not in parent:
+                raise  # a rule over the whole lead, or a value inside a list: nothing to leave out
+            invalid[field] = str(parent.pop(path[-1]))[:INVALID_VALUE_CHARS]
+        if not invalid:
+            raise
+        attributes = kept.get("attributes")
+        kept["attributes"] = {**(attributes if isinstance(attributes, dict) else {}), INVALID_FIELDS: invalid}
+        try:
+            return parse_lead(kept, default_source), list(invalid)
+        except NotALead:
+            raise refused from None
 
 
 async def publish_all(request: Request, items: Sequence[Inbound]) -> list[tuple[Inbound, Outcome]]:

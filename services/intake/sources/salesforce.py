@@ -35,7 +35,7 @@ from services.errors import InvalidWebhook, Malformed, NotALead, Replayed, Unaut
 from services.intake.guard import admit
 from services.intake.mapping import apply_mapping
 from services.intake.publish import Inbound, Outcome, feedback_inbound, lead_inbound
-from services.intake.respond import parse_lead
+from services.intake.respond import parse_lead_salvaging
 from services.logs import get_logger
 
 log = get_logger(component="intake")
@@ -174,7 +174,12 @@ def host_of(website: str) -> str | None:
 
 
 def to_lead(notification: Notification, fields: Mapping[str, str], organization_id: str) -> Lead:
-    """A Lead from one notification's sObject fields, mapped by ``fields`` (sObject field -> path)."""
+    """A Lead from one notification's sObject fields, mapped by ``fields`` (sObject field -> path).
+
+    A field Salesforce accepted but a Lead does not (an address at a reserved domain such as
+    ``.test`` in a sandbox, a number of employees that is text) is left out and kept under
+    ``attributes.invalid_fields``: refusing it would fault the whole message, which Salesforce
+    retries for 24 hours and then drops with every other lead in it."""
     # Stable sort: CountryCode last, so it overwrites Country when both map to company.country.
     ordered = sorted(notification.fields.items(), key=lambda item: item[0] == "CountryCode")
     values = {
@@ -184,9 +189,12 @@ def to_lead(notification: Notification, fields: Mapping[str, str], organization_
     data = apply_mapping(values, fields)
     data["attributes"].setdefault("salesforce_organization_id", organization_id)
     try:
-        return parse_lead(data, default_source=SOURCE)
+        lead, invalid = parse_lead_salvaging(data, default_source=SOURCE)
     except NotALead as exc:
         raise NotALead(f"Notification {notification.id[:18]}: {exc.detail}", exc.extra) from exc
+    if invalid:
+        log.info("fields_left_out", source=SOURCE, notification_id=notification.id, fields=invalid)
+    return lead
 
 
 FEEDBACK_FIELDS = ("Leadflow_Feedback__c", "IsConverted", "Status")

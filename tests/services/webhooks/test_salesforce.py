@@ -253,6 +253,24 @@ def test_a_lead_that_fails_validation_names_its_notification() -> None:
         to_lead(bad, LEAD_FIELDS, ORG)
 
 
+def test_a_field_salesforce_took_but_a_lead_refuses_is_left_out_and_kept() -> None:
+    # Salesforce accepts a sandbox's jane@acme.test; the email validator does not (a reserved name).
+    [one] = parse_message(
+        envelope(lead(1, Email="jane@acme.test", NumberOfEmployees="about 50"))
+    ).notifications
+    found = to_lead(one, LEAD_FIELDS, ORG)
+    assert (found.person.email, found.company.employees, found.source_record_id) == (
+        None,
+        None,
+        "00Q000000000000001",
+    )
+    assert found.attributes["invalid_fields"] == {
+        "person.email": "jane@acme.test",
+        "company.employees": "about 50",
+    }
+    assert found.company.name == "Freight Co"  # the valid fields stay
+
+
 def test_a_fault_escapes_what_it_quotes() -> None:
     text = fault(422, "not_a_lead", "sObject is '<Contact & co>'")
     assert fromstring(text).findtext(f"{SOAP}Body/{SOAP}Fault/faultstring") == "sObject is '<Contact & co>'"
@@ -344,6 +362,18 @@ async def test_100_notifications_are_all_published_before_the_ack(hooks: Hooks) 
     events = hooks.leads()
     assert len(events) == 100
     assert {e.source_event_id for e in events} == {f"04l{n:015d}" for n in range(100)}
+
+
+async def test_one_lead_with_a_refused_field_does_not_hold_back_the_others(hooks: Hooks) -> None:
+    """A fault would make Salesforce retry the whole message for 24 hours, then drop all three."""
+    response = await post(hooks, envelope(lead(1), lead(2, Email="not-an-email"), lead(3)))
+    assert_ack(response)
+    events = {e.source_event_id: e for e in hooks.leads()}
+    assert sorted(events) == [f"04l{n:015d}" for n in (1, 2, 3)]
+    salvaged = events["04l000000000000002"]
+    assert salvaged.lead.person.email is None
+    assert salvaged.lead.attributes["invalid_fields"] == {"person.email": "not-an-email"}
+    assert salvaged.lead_id == lead_id_for("salesforce:00Q000000000000002")  # its record is its identity
 
 
 async def test_101_notifications_are_a_422_fault(hooks: Hooks) -> None:
@@ -451,11 +481,21 @@ async def test_a_disabled_source_is_a_404_fault(hooks: Hooks) -> None:
 async def test_no_email_or_phone_reaches_the_log(hooks: Hooks, capsys: pytest.CaptureFixture[str]) -> None:
     configure("info")
     assert_ack(await post(hooks, envelope(lead(1, Phone="+34 600 123 456"))))
-    await post(hooks, envelope(notification("04l000000000002AAA", Email="maria@", Phone="+34 600 987 654")))
+    # Accepted without its refused email (kept on the lead, not in the log), then a refused message.
+    assert_ack(
+        await post(
+            hooks, envelope(notification("04l000000000002AAA", Email="maria@", Phone="+34 600 987 654"))
+        )
+    )
+    contact = notification(
+        "04l000000000003AAA", "sf:Contact", Email="li@freight.example", Phone="+34 600 555 444"
+    )
+    await post(hooks, envelope(contact))
     logged = capsys.readouterr().err
-    assert '"accepted"' in logged and '"request_refused"' in logged
+    assert '"accepted"' in logged and '"fields_left_out"' in logged and '"request_refused"' in logged
     assert "ana1@freight.example" not in logged and "600 123 456" not in logged
     assert "maria@" not in logged and "600 987 654" not in logged
+    assert "li@freight.example" not in logged and "600 555 444" not in logged
     for line in filter(None, logged.splitlines()):
         json.loads(line)
 
