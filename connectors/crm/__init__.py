@@ -24,6 +24,7 @@ class WriteAction(StrEnum):
     UPDATED = "updated"
     UNCHANGED = "unchanged"  # this event was already written (a redelivery)
     LOCKED = "locked"  # a person locked the record: score written, status and owner kept
+    CONVERTED = "converted"  # Salesforce: the Lead became a Contact; the briefing went on that
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ since been written over the Lead); a Lead that already carries the event id but 
 event with its briefing Task but not its draft, gets its Tasks only (a crash between 2 and 3);
 and upserting the Task on the event id can never make a second Task, even when an answer was lost.
 A Lead with ``Leadflow_Locked__c`` keeps its Leadflow status and OwnerId (score, tier, reasons are
-still written). Every call goes through the org's Guard (budget, retries, breaker), and each answer's
+still written). A converted Lead (the person came back after becoming a Contact) cannot be updated
+by anyone: it is left as it is and the briefing Task goes on the Contact it became, for the Lead's
+owner (CONVERTED). Every call goes through the org's Guard (budget, retries, breaker), and each answer's
 ``Sforce-Limit-Info`` corrects the Guard's daily budget.
 """
 
@@ -65,6 +67,7 @@ class _Pending:
     owner_id: str | None = None
     action: WriteAction = WriteAction.UPDATED
     lead: dict[str, Any] = field(default_factory=dict)
+    who_id: str | None = None  # what the Tasks are about when not the Lead: a converted Lead's Contact
 
 
 class SalesforceConnector(SalesforceReading):
@@ -147,6 +150,13 @@ class SalesforceConnector(SalesforceReading):
                 record_id = row["Id"] if row else tasks[routed.event_id]
                 results[index] = WriteOutcome(self.name, record_id, WriteAction.UNCHANGED)
                 continue
+            if row is not None and row.get("IsConverted"):
+                converted = self._converted(pending, row)
+                if converted is not None:
+                    results[index] = converted
+                else:
+                    task_only.append(pending)
+                continue
             pending.locked = bool(row and row.get(self._config.field("locked")))
             pending.owner_id = None if pending.locked else self._owner_id(routed, users)
             if pending.locked:
@@ -164,6 +174,18 @@ class SalesforceConnector(SalesforceReading):
         written = await self._write_leads(to_write, results)
         await self._write_tasks(task_only + written, results)
         return [r if r is not None else FatalConnectorError("salesforce: no result") for r in results]
+
+    @staticmethod
+    def _converted(pending: _Pending, row: dict[str, Any]) -> ConnectorError | None:
+        """Salesforce refuses every update of a converted Lead (CANNOT_UPDATE_CONVERTED_LEAD): the
+        returning person's briefing goes on the Contact the Lead became, for the Lead's owner (who
+        converted it), and the Lead stays as it is. An error when there is no Contact to put it on."""
+        contact = row.get("ConvertedContactId")
+        if not is_id(contact, "003"):
+            return FatalConnectorError(f"salesforce: Lead {row['Id']} is converted and has no Contact")
+        pending.record_id, pending.who_id = contact, contact
+        pending.owner_id, pending.action = row.get("OwnerId"), WriteAction.CONVERTED
+        return None
 
     def _salesforce_id(self, routed: LeadRouted) -> str | None:
         """The Lead's own id when the lead came from Salesforce (an Outbound Message, a requalify)."""
@@ -218,7 +240,8 @@ class SalesforceConnector(SalesforceReading):
 
     def _state_columns(self) -> list[str]:
         f = self._config.field
-        return ["Id", "OwnerId", f("status"), f("locked"), f("last_event_id"), f("lead_id")]
+        return ["Id", "OwnerId", f("status"), f("locked"), f("last_event_id"), f("lead_id"),
+                "IsConverted", "ConvertedContactId"]  # fmt: skip
 
     async def _merged_leads(
         self, batch: Sequence[LeadRouted], leads: list[dict[str, Any]]
@@ -348,7 +371,7 @@ class SalesforceConnector(SalesforceReading):
         task: dict[str, Any] = {
             "attributes": {"type": "Task"},
             self._config.task_event_field: routed.event_id,
-            "WhoId": pending.record_id,
+            "WhoId": pending.who_id or pending.record_id,
             "Subject": f"Leadflow briefing: {evaluation.tier}, score {evaluation.score}"[:255],
             "Description": routed.briefing[:32_000],
             "Status": "Not Started",

@@ -41,7 +41,7 @@ from tests.fakes.soql import SoqlError, get, parse
 from tests.servers import free_port
 
 VERSION = "61.0"
-PREFIX = {"Lead": "00Q", "Task": "00T", "Account": "001", "User": "005"}
+PREFIX = {"Lead": "00Q", "Task": "00T", "Account": "001", "User": "005", "Contact": "003"}
 LEADFLOW_LEAD = {
     "Leadflow_Score__c", "Leadflow_Tier__c", "Leadflow_Status__c", "Leadflow_Reasons__c",
     "Leadflow_ICP_Status__c", "Leadflow_Persona_Status__c", "Leadflow_Config_Version__c",
@@ -52,8 +52,9 @@ FIELDS: dict[str, set[str]] = {
     "Lead": COMMON | LEADFLOW_LEAD | {
         "FirstName", "LastName", "Name", "Email", "Phone", "Title", "Company", "Website",
         "NumberOfEmployees", "Industry", "Country", "AnnualRevenue", "Description", "LeadSource",
-        "Status", "IsConverted", "Leadflow_Feedback__c", "MasterRecordId",
+        "Status", "IsConverted", "ConvertedContactId", "Leadflow_Feedback__c", "MasterRecordId",
     },
+    "Contact": COMMON | {"FirstName", "LastName", "Email", "AccountId"},
     "Task": COMMON | {"WhoId", "WhatId", "Subject", "Description", "Status", "Priority", "ActivityDate",
                       "Leadflow_Event_Id__c"},
     "Account": COMMON | {"Name", "Website", "Industry", "NumberOfEmployees", "AnnualRevenue",
@@ -150,6 +151,17 @@ class FakeSalesforce:
             self.recycled["Lead"][other] = {**record, "IsDeleted": True, "MasterRecordId": master_id}
             for task in self.tasks_for(other):
                 task["WhoId"] = master_id
+
+    def convert(self, lead_id: str) -> str:
+        """Convert a Lead as Salesforce does: a Contact with the Lead's person and owner, the Lead
+        marked IsConverted with ConvertedContactId, its Tasks moved to the Contact."""
+        lead = self.objects["Lead"][lead_id]
+        person = {k: lead.get(k) for k in ("FirstName", "LastName", "Email", "OwnerId")}
+        contact = self.add("Contact", **person)
+        lead.update({"IsConverted": True, "ConvertedContactId": contact, "Status": "Closed - Converted"})
+        for task in self.tasks_for(lead_id):
+            task["WhoId"] = contact
+        return contact
 
     def find(self, sobject: str, **where: Any) -> list[dict[str, Any]]:
         return [r for r in self.objects[sobject].values() if all(r.get(k) == v for k, v in where.items())]
@@ -317,8 +329,11 @@ class FakeSalesforce:
                     "STRING_TOO_LONG", f"{name}: data value too large: {value} (max length={limit})", [name]
                 )
         who = values.get("WhoId")
-        if sobject == "Task" and who is not None and who not in self.objects["Lead"]:
-            return record_failure("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["WhoId"])
+        if sobject == "Task" and who is not None:
+            lead = self.objects["Lead"].get(who)
+            if (lead is None and who not in self.objects["Contact"]) or (lead or {}).get("IsConverted"):
+                # An activity cannot be about a converted Lead: it is about the Contact it became.
+                return record_failure("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["WhoId"])
         return None
 
     def _save(self, sobject: str, record_id: str, values: dict[str, Any], auto_assign_false: bool) -> None:

@@ -174,19 +174,27 @@ async def test_one_bad_record_fails_alone_and_the_rest_of_the_batch_is_written()
         assert h.note_count("lead-1") == h.note_count("lead-3") == 1
 
 
-async def test_a_converted_lead_fails_alone_as_salesforce_refuses_to_update_it() -> None:
+async def test_a_returning_person_whose_lead_was_converted_gets_the_briefing_on_their_contact() -> None:
     # A person whose Lead was converted fills in a form again: same lead id, same Lead, which
-    # Salesforce no longer lets anyone update. That event fails alone; the batch is written.
+    # Salesforce no longer lets anyone update (CANNOT_UPDATE_CONVERTED_LEAD), nor hang a Task on.
+    # The briefing goes on the Contact the Lead became, for the Lead's owner; the Lead stays.
     async with salesforce_harness() as h:
-        converted = h.fake.add(
-            "Lead", LastName="Doe2", Company="Acme 2", IsConverted=True, Leadflow_Lead_Id__c="lead-2"
-        )
-        results = await h.crm.write_many([routed(1), routed(2), routed(3, sf_id=converted)])
+        by_lead_id = h.fake.add("Lead", LastName="Doe2", Company="Acme 2", Leadflow_Lead_Id__c="lead-2")
+        by_sf_id = h.fake.add("Lead", LastName="Doe3", Company="Acme 3", OwnerId="005000000000009AAA")
+        contacts = [h.fake.convert(by_lead_id), h.fake.convert(by_sf_id)]
+        before = {i: dict(h.fake.objects["Lead"][i]) for i in (by_lead_id, by_sf_id)}
+        batch = [routed(1), routed(2), routed(3, sf_id=by_sf_id)]
+        results = await h.crm.write_many(batch)
         assert outcome(results[0]).action is WriteAction.CREATED
-        for failed in results[1:]:
-            assert isinstance(failed, FatalConnectorError) and "CANNOT_UPDATE_CONVERTED_LEAD" in str(failed)
-        assert h.fake.tasks_for(converted) == []
-        assert h.fake.objects["Lead"][converted].get("Leadflow_Last_Event_Id__c") is None
+        for result, contact in zip(results[1:], contacts, strict=True):
+            assert outcome(result) == WriteOutcome("salesforce", contact, WriteAction.CONVERTED)
+        [task] = h.fake.tasks_for(contacts[1])
+        assert task["OwnerId"] == "005000000000009AAA" and task["Leadflow_Event_Id__c"] == "ev-3"
+        assert len(h.fake.tasks_for(contacts[0])) == 1
+        assert {i: h.fake.objects["Lead"][i] for i in before} == before  # the converted Leads untouched
+        again = await h.crm.write_many(batch)  # a redelivery: nothing more
+        assert [outcome(r).action for r in again] == [WriteAction.UNCHANGED] * 3
+        assert [len(h.fake.tasks_for(c)) for c in contacts] == [1, 1]
 
 
 async def test_a_lead_a_duplicate_rule_only_alerts_on_is_saved_and_one_it_blocks_fails_alone() -> None:
