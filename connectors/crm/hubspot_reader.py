@@ -252,8 +252,16 @@ class HubSpotReader:
     # -- GDPR ------------------------------------------------------------------------------
 
     async def forget(self, email: str) -> bool:
-        """Permanently delete the contact with this email (HubSpot's GDPR delete); False if none."""
-        body = {"objectId": email.lower(), "idProperty": "email"}
+        """Permanently delete the contact with this email (HubSpot's GDPR delete); False if none.
+
+        The contact is found by email first and deleted by its id: HubSpot's GDPR delete by an
+        email no contact has adds that email to the portal's blocklist for good (as documented),
+        which forgetting someone HubSpot never knew must not do."""
+        read = {"inputs": [{"id": email.lower()}], "idProperty": "email", "properties": ["email"]}
+        found = (await self.api.call("contacts.read", self.api.contacts_batch.read, read)).get("results")
+        if not found:
+            return False
+        body = {"objectId": str(found[0]["id"])}
         try:
             await self.api.call("contacts.gdpr_delete", self.api.contacts_basic.purge, body)
         except HubSpotRejected as exc:

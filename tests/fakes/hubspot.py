@@ -117,6 +117,7 @@ class HubSpotFake:
     throttled: int = 0
     refused: list[str] = field(default_factory=list)  # why each request that broke the contract was refused
     merged_into: dict[str, str] = field(default_factory=dict)  # a merged record's earlier id -> its id now
+    blocklist: set[str] = field(default_factory=set)  # emails a GDPR delete found no contact for
     # Routes ("POST /crm/v3/properties/{kind}") the token's app has no scope for: 403 MISSING_SCOPES.
     unscoped: set[str] = field(default_factory=set)
 
@@ -628,6 +629,11 @@ class HubSpotFake:
     async def _gdpr_delete(self, request: Request) -> Response:
         async def work(body: dict[str, Any]) -> Response:
             record = self._find("contacts", body["objectId"], body.get("idProperty"))
+            if record is None and body.get("idProperty") == "email":
+                # HubSpot documents it: an email no contact has is added to the portal's blocklist,
+                # for good, and the call succeeds.
+                self.blocklist.add(str(body["objectId"]).lower())
+                return Response(status_code=204)
             if record is None:
                 return error(404, "Object not found", "OBJECT_NOT_FOUND")
             del self.objects["contacts"][record["id"]]

@@ -204,6 +204,9 @@ async def test_reading_owners_a_contact_a_company_and_forgetting_a_contact(hub: 
     assert await hub.crm.forget("Person1@acme-logistics.com") is True
     assert hub.fake.contact_by_email("person1@acme-logistics.com") is None
     assert await hub.crm.forget("person1@acme-logistics.com") is False
+    # Someone HubSpot never knew: nothing deleted, and their email not blocklisted in the portal.
+    assert await hub.crm.forget("stranger@elsewhere.example") is False
+    assert hub.fake.blocklist == set()
 
 
 async def test_requalify_reads_contacts_page_by_page(hub: Setup) -> None:
