@@ -18,7 +18,7 @@ from services.cli_route import route_command
 from services.config import ConfigError, Problem, check_config, load_config
 from services.email_send import auto_send_problem
 from services.logs import configure
-from services.settings import Settings
+from services.settings import InvalidSettings, Settings
 
 app = typer.Typer(
     help="Leadflow: qualify inbound B2B leads and hand them to the right AE.", no_args_is_help=True
@@ -304,4 +304,8 @@ def main() -> None:
     from services.cli_replay import register
 
     register(app)
-    app()
+    try:
+        app()
+    except InvalidSettings as exc:  # one line, not a traceback: the operator fixes an env variable
+        typer.echo(f"leadflow: invalid settings: {exc}", err=True)
+        raise SystemExit(2) from None

@@ -25,7 +25,8 @@ from connectors.store.routing import Outgoing
 from connectors.store.sql import SqlStore
 from schemas.config import RoutingConfig
 from schemas.events import LeadRouted
-from services.intake.sources.standard import secret_keys, sign
+from services.intake.signatures import secret_keys
+from services.intake.sources.standard import sign
 from services.logs import get_logger
 
 log = get_logger(component="notifier")

@@ -11,14 +11,21 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from services.intake.signatures import secret_keys
 
 SECRETS_DIR_VARIABLE = "LEADFLOW_SECRETS_DIR"  # read by Settings.load, not a field itself
 
 
+class InvalidSettings(ValueError):
+    """A LEADFLOW_* variable (or secrets file) that cannot be used: a process must not start."""
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore")
+    # Never echo a value in an error: most of these are secrets (a JSON typo in a secrets map too).
+    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore", hide_input_in_errors=True)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -92,6 +99,18 @@ class Settings(BaseSettings):
     salesforce_security_token: SecretStr | None = None
     salesforce_domain: str = "login"  # login, test (sandbox) or your My Domain prefix
 
+    @field_validator("standard_secrets", "notify_secrets")
+    @classmethod
+    def _whsec(cls, secrets: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        # At start, naming the source: found per delivery, it would answer every one with a 500.
+        for name, secret in secrets.items():
+            try:
+                if not secret_keys(secret.get_secret_value()):
+                    raise ValueError("no secret")
+            except ValueError:
+                raise ValueError(f"'{name}': a secret is 'whsec_' and base64 (space-separated)") from None
+        return secrets
+
     @property
     def salesforce_configured(self) -> bool:
         token = self.salesforce_instance_url is not None and self.salesforce_token is not None
@@ -99,11 +118,21 @@ class Settings(BaseSettings):
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
-        """Settings from the environment (and LEADFLOW_SECRETS_DIR), with ``overrides`` on top."""
+        """Settings from the environment (and LEADFLOW_SECRETS_DIR), with ``overrides`` on top;
+        InvalidSettings naming each variable that is wrong (never its value)."""
         secrets_dir = os.environ.get(SECRETS_DIR_VARIABLE)
-        if secrets_dir:
-            return cls(_secrets_dir=secrets_dir, **overrides)
-        return cls(**overrides)
+        try:
+            if secrets_dir:
+                return cls(_secrets_dir=secrets_dir, **overrides)
+            return cls(**overrides)
+        except ValidationError as exc:
+            wrong = [
+                f"LEADFLOW_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                for e in exc.errors(include_input=False, include_url=False)
+            ]
+            raise InvalidSettings("; ".join(wrong)) from None
+        except SettingsError as exc:  # a value that is not JSON where JSON is expected
+            raise InvalidSettings(str(exc)) from None
 
     @property
     def store_url(self) -> str:

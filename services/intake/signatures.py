@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 
@@ -42,3 +43,14 @@ def header(headers: object, name: str) -> str:
     if not value:
         raise Unauthorized(f"missing header {name}")
     return str(value)
+
+
+def secret_keys(secrets: str) -> list[bytes]:
+    """``"whsec_a whsec_b"`` -> the raw keys, newest first as configured."""
+    keys = []
+    for secret in secrets.split():
+        try:
+            keys.append(base64.b64decode(secret.removeprefix("whsec_"), validate=True))
+        except binascii.Error as exc:
+            raise ValueError("a Standard Webhooks secret is not base64 after 'whsec_'") from exc
+    return keys

@@ -30,7 +30,8 @@ from typing import Any
 
 import yaml
 
-from services.intake.sources.standard import secret_keys, sign
+from services.intake.signatures import secret_keys
+from services.intake.sources.standard import sign
 from tests.conftest import CONFIG_DIR
 from tests.servers import free_port, postgres_server, tansu_broker
 

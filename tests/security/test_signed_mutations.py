@@ -32,6 +32,7 @@ import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
+from services.intake.signatures import secret_keys
 from services.intake.sources import linkedin, standard, typeform
 from services.intake.sources.hubspot import sign_v3
 from tests.security.live import intake_app, live
@@ -105,7 +106,7 @@ def _standard(n: int, _base: str) -> Delivery:
     body = _json(
         {"email": f"ana{n:09d}@freight.example", "first_name": "Ana", "company": {"name": "Freight"}}
     )
-    [key] = standard.secret_keys(SECRETS["standard_secrets"]["partner-portal"])
+    [key] = secret_keys(SECRETS["standard_secrets"]["partner-portal"])
     msg_id, ts = f"msg_{n:09d}", int(NOW.timestamp())
     headers = (("Content-Type", "application/json"), ("webhook-id", msg_id), ("webhook-timestamp", str(ts)),
                ("webhook-signature", standard.sign(key, msg_id, ts, body)))  # fmt: skip

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from services.settings import Settings
+from services.settings import InvalidSettings, Settings
 
 
 def test_secrets_are_read_from_files_named_like_the_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "LEADFLOW_HUBSPOT_CLIENT_SECRET").write_text("from-a-file")
-    (tmp_path / "LEADFLOW_STANDARD_SECRETS").write_text('{"partner": "whsec_a whsec_b"}')
+    (tmp_path / "LEADFLOW_STANDARD_SECRETS").write_text('{"partner": "whsec_YQ== whsec_Yg=="}')
     monkeypatch.setenv("LEADFLOW_SECRETS_DIR", str(tmp_path))
     settings = Settings.load()
     assert settings.hubspot_client_secret is not None
     assert settings.hubspot_client_secret.get_secret_value() == "from-a-file"
-    assert settings.standard_secrets["partner"].get_secret_value() == "whsec_a whsec_b"
+    assert settings.standard_secrets["partner"].get_secret_value() == "whsec_YQ== whsec_Yg=="
     assert "from-a-file" not in repr(settings)
 
 
@@ -65,3 +68,32 @@ def test_the_kafka_fetch_wait_is_read_from_the_environment_into_the_bus(
     assert bus._settings.fetch_max_wait_ms == 20  # what its consumers are built with
     monkeypatch.delenv("LEADFLOW_KAFKA_FETCH_MAX_WAIT_MS")
     assert Settings().kafka_fetch_max_wait_ms == 50
+
+
+def test_a_webhook_secret_that_is_not_base64_stops_the_process_at_start_without_its_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Found per delivery instead, it answered every delivery to that source with a 500.
+    monkeypatch.setenv("LEADFLOW_STANDARD_SECRETS", '{"partner": "whsec_s3cret!value"}')
+    with pytest.raises(InvalidSettings, match=r"LEADFLOW_STANDARD_SECRETS: .*'partner'") as caught:
+        Settings.load()
+    assert "s3cret" not in str(caught.value)
+    monkeypatch.setenv("LEADFLOW_NOTIFY_SECRETS", '{"slack": "whsec_s3cret"')  # not even JSON
+    monkeypatch.delenv("LEADFLOW_STANDARD_SECRETS")
+    with pytest.raises(InvalidSettings) as caught:
+        Settings.load()
+    assert "s3cret" not in str(caught.value)
+
+
+def test_the_cli_answers_invalid_settings_with_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = {**os.environ, "LEADFLOW_STANDARD_SECRETS": '{"partner": "whsec_s3cret!value"}'}
+    done = subprocess.run(
+        [sys.executable, "-m", "services", "migrate", "--check"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "leadflow: invalid settings: LEADFLOW_STANDARD_SECRETS: Value error, 'partner':"
+        " a secret is 'whsec_' and base64 (space-separated)"
+    ]
+    assert "s3cret" not in done.stdout + done.stderr

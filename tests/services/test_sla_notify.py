@@ -19,7 +19,8 @@ from schemas.config import Channel, LeadflowConfig, Member, RoutingConfig, Rule,
 from schemas.events import TOPIC_ROUTED, LeadReceived, LeadRouted
 from schemas.lead import Lead, lead_id_for
 from services.config import load_config
-from services.intake.sources.standard import secret_keys, verify
+from services.intake.signatures import secret_keys
+from services.intake.sources.standard import verify
 from services.notify import Notifier
 from services.qualifier.service import Qualifier
 from services.sla import SlaTimer

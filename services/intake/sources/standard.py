@@ -7,8 +7,6 @@ active secrets per source let a secret be rotated without downtime.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping, Sequence
 
 from starlette.requests import Request
@@ -22,18 +20,15 @@ from services.intake.mapping import apply_mapping
 from services.intake.openapi_parts import ACCEPTED, WEBHOOK_ERRORS, json_body
 from services.intake.publish import lead_inbound
 from services.intake.respond import accept_all, parse_lead
-from services.intake.signatures import b64, check_window, header, hmac_sha256, same, unix_digits
-
-
-def secret_keys(secrets: str) -> list[bytes]:
-    """``"whsec_a whsec_b"`` -> the raw keys, newest first as configured."""
-    keys = []
-    for secret in secrets.split():
-        try:
-            keys.append(base64.b64decode(secret.removeprefix("whsec_"), validate=True))
-        except binascii.Error as exc:
-            raise ValueError("a Standard Webhooks secret is not base64 after 'whsec_'") from exc
-    return keys
+from services.intake.signatures import (
+    b64,
+    check_window,
+    header,
+    hmac_sha256,
+    same,
+    secret_keys,
+    unix_digits,
+)
 
 
 def sign(key: bytes, msg_id: str, timestamp: int | str, body: bytes) -> str:

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from services.errors import Unauthorized
-from services.intake.sources.standard import secret_keys, sign, verify
+from services.intake.signatures import secret_keys
+from services.intake.sources.standard import sign, verify
 from tests.services.webhooks.conftest import NOW, Hooks, assert_json_error
 
 # The Standard Webhooks spec's own test vector (libraries' test suites use it too).
