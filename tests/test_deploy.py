@@ -160,6 +160,19 @@ def test_every_referenced_configmap_secret_and_service_account_exists() -> None:
                 assert ref["key"] in secrets[ref["name"]]["stringData"], (name, ref)
 
 
+def test_the_qualifier_and_writer_can_be_given_crm_credentials() -> None:
+    # The writer writes to HubSpot or Salesforce and the qualifier reads from them: without a
+    # way to get LEADFLOW_HUBSPOT_TOKEN and the like, a CRM in crm.yaml stops both at start.
+    for name in ("leadflow-qualifier", "leadflow-writer"):
+        pod = _by_kind("Deployment")[name]["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        secret = {v["name"]: v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+        assert env["LEADFLOW_SECRETS_DIR"] == mounts["crm-secrets"], name
+        assert secret["crm-secrets"] == "leadflow-crm-secrets", name
+
+
 def test_autoscalers_target_deployments_and_consumer_groups_that_exist() -> None:
     from services.qualifier.service import GROUP as QUALIFIER_GROUP
     from services.writer.service import GROUP as WRITER_GROUP
