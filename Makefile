@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: setup run test bench lint typecheck check demo lock clean postgres chromium
+.PHONY: setup run test bench lint typecheck lock clean postgres chromium
 
 setup: $(STAMP)
 
