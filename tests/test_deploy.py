@@ -52,7 +52,10 @@ def test_the_configmap_is_built_from_the_config_files_ops_edit() -> None:
     [kustomization] = _docs(DEPLOY / "kustomization.yaml")
     [generator] = kustomization["configMapGenerator"]
     files = {Path(f).name for f in generator["files"]}
-    assert files == {p.name for p in (DEPLOY / "config").glob("*.yaml")}
+    # Every file the config is made of: the YAML and the briefing templates (config_version
+    # hashes both; a template left out would fall back to the built-in briefing unnoticed).
+    shipped = {p.name for p in (DEPLOY / "config").iterdir() if p.suffix in (".yaml", ".j2")}
+    assert files == shipped and "briefing.md.j2" in shipped
     for resource in kustomization["resources"]:
         assert (DEPLOY / resource).exists()
 
