@@ -21,9 +21,15 @@ from services.logs import configure
 from services.settings import InvalidSettings, Settings
 
 app = typer.Typer(
-    help="Leadflow: qualify inbound B2B leads and hand them to the right AE.", no_args_is_help=True
+    help="Leadflow: qualify inbound B2B leads and hand them to the right AE.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # help text is plain: "[env LEADFLOW_PORT; default 8000]" is not markup
 )
-config_app = typer.Typer(help="Check and compare the YAML config under deploy/config/.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Check and compare the YAML config under deploy/config/.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(config_app, name="config")
 config_app.command("diff")(config_diff)
 app.command("route")(route_command)

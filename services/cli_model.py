@@ -15,7 +15,9 @@ from services.config import ConfigError, load_config
 from services.settings import Settings
 
 T = TypeVar("T")
-model_app = typer.Typer(help="The model registry: champion and challenger.", no_args_is_help=True)
+model_app = typer.Typer(
+    help="The model registry: champion and challenger.", no_args_is_help=True, rich_markup_mode=None
+)
 
 Data = Annotated[Path | None, typer.Option("--data", help="History export (CSV or Parquet)")]
 MappingOpt = Annotated[Path | None, typer.Option("--mapping", help="MAPPING.yaml for the export")]

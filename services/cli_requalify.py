@@ -71,7 +71,9 @@ async def run(settings: Settings, crm: str, selection: Selection, accounts: bool
 def requalify(
     crm: Annotated[str, typer.Option(help="local, salesforce or hubspot")],
     ids: Annotated[str | None, typer.Option(help="Record ids, comma-separated")] = None,
-    query: Annotated[str | None, typer.Option(help="A CRM-side filter (a SOQL WHERE expression)")] = None,
+    query: Annotated[
+        str | None, typer.Option(help="A CRM-side filter: a SOQL WHERE expression, HubSpot search text")
+    ] = None,
     since: Annotated[datetime | None, typer.Option(help="Records changed since (ISO 8601)")] = None,
     accounts: Annotated[bool, typer.Option("--accounts", help="Companies: ICP status only")] = False,
     page_size: Annotated[int, typer.Option(min=1, max=2000, help="Records per page")] = 100,
