@@ -92,20 +92,22 @@ _FACTS = (
 
 
 def _facts(lead: Lead, enrichment: Enrichment | None) -> tuple[Fact, ...]:
+    """The company facts the decision judged (the enriched ones, services/core/facts.py), each with
+    where it came from; a value enrichment corrected also says what the lead had said."""
     facts = []
     for field, label in _FACTS:
         said = getattr(lead.company, field)
-        found = getattr(enrichment.company, field) if enrichment else None
-        value = said if said is not None else found
-        if value is None:
+        used = getattr(enrichment.company, field) if enrichment else said
+        if used is None:
             continue
         source = "lead"
-        if said is None and enrichment is not None:
+        if enrichment is not None and (said is None or used != said):
             known = enrichment.provenance.get(f"company.{field}")
             source = known.provider if known else "enrichment"
-        facts.append(
-            Fact(label=label, value=f"{value:,.0f}" if field == "revenue" else str(value), source=source)
-        )
+        shown = f"{used:,.0f}" if field == "revenue" else str(used)
+        if said is not None and used != said:
+            shown += f" (the lead said {f'{said:,.0f}' if field == 'revenue' else said})"
+        facts.append(Fact(label=label, value=shown, source=source))
     return tuple(facts)
 
 

@@ -152,3 +152,25 @@ def test_unknown_contact_is_said_plainly() -> None:
     text = briefing(anonymous, evaluation(), ROUTING)
 
     assert text.splitlines()[0] == "Unknown contact at Acme"
+
+
+def test_facts_are_the_ones_the_decision_judged_with_where_each_came_from() -> None:
+    # The lead said 150 employees; the firmographic table, surer, says 180: the evaluation
+    # judged 180, so the briefing shows 180, from the table, and what the lead had said.
+    from schemas.enrichment import CompanyFacts, Enrichment, Provenance
+    from services.core.briefing import build_context
+
+    said = lead()
+    enrichment = Enrichment(
+        company=CompanyFacts(name="Acme Logistics", employees=180, industry="Logistics", country="ES"),
+        provenance={
+            "company.employees": Provenance(provider="firmographics", confidence=0.9),
+            "company.industry": Provenance(provider="lead", confidence=0.7),
+            "company.country": Provenance(provider="lead", confidence=1.0),
+        },
+    )
+    facts = {
+        f.label: (f.value, f.source) for f in build_context(said, enrichment, evaluation(), ROUTING).facts
+    }
+    assert facts["employees"] == ("180 (the lead said 150)", "firmographics")
+    assert facts["industry"] == ("Logistics", "lead")
