@@ -43,6 +43,7 @@ class Fact(BaseModel):
     label: str
     value: str
     source: str  # "lead" (they said it) or the enrichment provider that found it
+    said: str | None = None  # what the lead had said, when enrichment corrected it
 
 
 class Signal(BaseModel):
@@ -91,6 +92,10 @@ _FACTS = (
 )
 
 
+def _shown(field: str, value: object) -> str:
+    return f"{value:,.0f}" if field == "revenue" else str(value)
+
+
 def _facts(lead: Lead, enrichment: Enrichment | None) -> tuple[Fact, ...]:
     """The company facts the decision judged (the enriched ones, services/core/facts.py), each with
     where it came from; a value enrichment corrected also says what the lead had said."""
@@ -104,10 +109,9 @@ def _facts(lead: Lead, enrichment: Enrichment | None) -> tuple[Fact, ...]:
         if enrichment is not None and (said is None or used != said):
             known = enrichment.provenance.get(f"company.{field}")
             source = known.provider if known else "enrichment"
-        shown = f"{used:,.0f}" if field == "revenue" else str(used)
-        if said is not None and used != said:
-            shown += f" (the lead said {f'{said:,.0f}' if field == 'revenue' else said})"
-        facts.append(Fact(label=label, value=shown, source=source))
+
+        corrected = _shown(field, said) if said is not None and used != said else None
+        facts.append(Fact(label=label, value=_shown(field, used), source=source, said=corrected))
     return tuple(facts)
 
 

@@ -169,8 +169,12 @@ def test_facts_are_the_ones_the_decision_judged_with_where_each_came_from() -> N
             "company.country": Provenance(provider="lead", confidence=1.0),
         },
     )
-    facts = {
-        f.label: (f.value, f.source) for f in build_context(said, enrichment, evaluation(), ROUTING).facts
-    }
-    assert facts["employees"] == ("180 (the lead said 150)", "firmographics")
-    assert facts["industry"] == ("Logistics", "lead")
+    context = build_context(said, enrichment, evaluation(), ROUTING)
+    facts = {f.label: (f.value, f.source, f.said) for f in context.facts}
+    assert facts["employees"] == ("180", "firmographics", "150")
+    assert facts["industry"] == ("Logistics", "lead", None)
+    from schemas.config import BriefingConfig
+    from services.briefing import Briefer, Suggestion
+
+    text = Briefer(BriefingConfig(), CONFIG_DIR).brief(said, enrichment, evaluation(), ROUTING, Suggestion())
+    assert "180 employees [firmographics; the lead said 150] · Logistics industry [lead]" in text
