@@ -103,7 +103,13 @@ async def _stream(request: Request, session: Session) -> Response:
     store = request.app.state.container.store
     rows = await store.list_leads(LeadFilter(limit=STREAM_SIZE))
     leads = [
-        {**row, "to": aggregate.routed_to(row["owner"], row["queue"]), "excerpt": excerpt(row["briefing"])}
+        {
+            **row,
+            "to": aggregate.routed_to(row["owner"], row["queue"]),
+            "excerpt": excerpt(row["briefing"]),
+            # Reasons quote what the lead typed (its title): an address there is personal data too.
+            "reasons": [EMAIL.sub("[email]", reason) for reason in row["reasons"][:3]],
+        }
         for row in rows
     ]
     return page("stream.html", session=session, leads=leads, refresh=10, active="stream")

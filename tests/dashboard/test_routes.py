@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 from schemas.events import TOPIC_DLQ, TOPIC_RECEIVED, TOPIC_ROUTED, DeadLetter, LeadRouted
 from services.dashboard.auth import COOKIE
-from tests.dashboard.conftest import XSS, Live
+from services.qualifier.service import Qualifier
+from tests.dashboard.conftest import CONFIG, NOW, XSS, Live, received
 
 PAGES = ["/dashboard/stream", "/dashboard/review", "/dashboard/charts", "/dashboard/drift", "/dashboard/dlq"]
 
@@ -145,3 +146,16 @@ async def test_dead_letters_are_listed_and_replayed_one_or_all(live: Live) -> No
     assert everything.headers["location"] == "/dashboard/dlq?replayed=2"
     assert len(live.bus.values(TOPIC_RECEIVED)) == 3
     assert len(live.bus.values(TOPIC_DLQ)) == 2  # the DLQ is a log: letters stay
+
+
+async def test_the_stream_shows_no_email_address_a_lead_typed_into_its_title(live: Live) -> None:
+    # The persona reason quotes the title: an address typed there reached the stream's reasons.
+    qualifier = Qualifier(live.bus, live.store, lambda: CONFIG, clock=lambda: NOW)
+    title = "CEO trent@freight.example"
+    await qualifier.decide_and_record(
+        received(4, {"email": "trent@freight.example", "title": title, "company": {"name": "Freight"}})
+    )
+    await live.login()
+    stream = (await live.client.get("/dashboard/stream")).text.split("<main>")[1]
+    assert "CEO [email]" in stream
+    assert "@" not in stream
