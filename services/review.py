@@ -131,6 +131,12 @@ async def apply_review(container: Any, lead_id: str, body: ReviewBody, now: date
         )
         if before != after
     }
+    if not changes and current.routing.rule_id == "review":
+        # A person already reviewed it and this changes nothing (a double-clicked form, a
+        # client's retry): answered as done, or the owner would get a second deadline and
+        # notification, and training the same feedback twice.
+        log.info("lead_review_repeated", lead_id=lead_id, event_id=current.event_id, action=body.action)
+        return {"lead_id": lead_id, "event_id": current.event_id, "action": body.action, "changes": {}}
     review = {"action": body.action, "changes": changes, "note": body.note}
     await container.store.record_routed(
         routed, outgoing=outgoing(routed, container.config.routing), review=review
