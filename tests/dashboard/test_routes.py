@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from schemas.events import TOPIC_DLQ, TOPIC_RECEIVED, TOPIC_ROUTED, DeadLetter, LeadRouted
@@ -159,3 +160,27 @@ async def test_the_stream_shows_no_email_address_a_lead_typed_into_its_title(liv
     stream = (await live.client.get("/dashboard/stream")).text.split("<main>")[1]
     assert "CEO [email]" in stream
     assert "@" not in stream
+
+
+async def test_a_form_over_the_limit_is_refused_before_it_is_buffered(live: Live) -> None:
+    # Each field under Starlette's 1 MB part limit: a login form of any size was held in memory,
+    # from anyone, before the token was looked at.
+    big = "&".join(f"f{i}=" + "a" * 500_000 for i in range(4)).encode()
+    form = {"content-type": "application/x-www-form-urlencoded"}
+
+    async def streamed() -> AsyncIterator[bytes]:  # no Content-Length: chunked
+        for start in range(0, len(big), 65536):
+            yield big[start : start + 65536]
+
+    assert (await live.client.post("/dashboard/login", content=big, headers=form)).status_code == 413
+    assert (await live.client.post("/dashboard/login", content=streamed(), headers=form)).status_code == 413
+    csrf = await live.login()
+    answer = await live.client.post(
+        f"/dashboard/review/{live.waiting[0].lead_id}",
+        content=f"csrf={csrf}&action=approve&".encode() + big,
+        headers=form,
+    )
+    assert answer.status_code == 413 and "text/html" in answer.headers["content-type"]
+    assert live.bus.values(TOPIC_ROUTED) == []
+    login = await live.client.post("/dashboard/login", data={"token": "dash-token"})
+    assert login.status_code == 303  # a form of ordinary size still works
