@@ -115,6 +115,14 @@ def reviewed(current: LeadRouted, body: ReviewBody, event_id: str, now: datetime
     )
 
 
+async def _same_note(store: Any, current: LeadRouted, body: ReviewBody) -> bool:
+    """No note, or the one the current review already keeps: a new note is worth recording."""
+    if body.note is None:
+        return True
+    kept = [row for row in await store.feedback_for(current.lead_id) if row["event_id"] == current.event_id]
+    return bool(kept) and kept[-1]["note"] == body.note
+
+
 async def apply_review(container: Any, lead_id: str, body: ReviewBody, now: datetime) -> dict[str, Any]:
     """Record a reviewer's call and publish it (the API and the dashboard share this)."""
     current = await container.store.current_decision(lead_id)
@@ -131,7 +139,8 @@ async def apply_review(container: Any, lead_id: str, body: ReviewBody, now: date
         )
         if before != after
     }
-    if not changes and current.routing.rule_id == "review":
+    repeat = not changes and current.routing.rule_id == "review"
+    if repeat and await _same_note(container.store, current, body):
         # A person already reviewed it and this changes nothing (a double-clicked form, a
         # client's retry): answered as done, or the owner would get a second deadline and
         # notification, and training the same feedback twice.

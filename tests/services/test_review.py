@@ -178,10 +178,13 @@ async def test_a_repeated_review_records_and_publishes_nothing_more(tmp_path: Pa
             assert again.status_code == 200 and again.json()["changes"] == {}, again.text
         assert again.json()["event_id"] != done.json()["event_id"]  # second's own review
         assert (await review(first, override)).json()["event_id"] == done.json()["event_id"]
-    assert len(bus.values(TOPIC_ROUTED)) == 2  # one review each
-    assert len(bus.values(TOPIC_FEEDBACK)) == 3  # tier and owner; review=approve
-    for lead in (first, second):
-        assert len(await store.feedback_for(lead.lead_id)) == 1
+        noted = {"action": "override", "note": "called them"}  # a note is news: recorded, once
+        assert (await review(second, noted)).json()["event_id"] != again.json()["event_id"]
+        assert (await review(second, noted)).json()["changes"] == {}
+    assert len(bus.values(TOPIC_ROUTED)) == 3  # one review each, and the note
+    assert len(bus.values(TOPIC_FEEDBACK)) == 4  # tier and owner; review=approve, review=override
+    assert len(await store.feedback_for(first.lead_id)) == 1
+    assert [f["note"] for f in await store.feedback_for(second.lead_id)] == [None, "called them"]
     queries = DashboardQueries(store)
     assert len(await queries.slas_for(first.lead_id)) == 1
     assert [d.routing.rule_id for d in await queries.history(first.lead_id)] == ["needs-review", "review"]
