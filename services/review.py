@@ -7,7 +7,9 @@ the store, and publishes one LeadFeedback per changed field on ``leads.feedback`
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
 from datetime import datetime
 from typing import Any, Literal
 
@@ -123,8 +125,19 @@ async def _same_note(store: Any, current: LeadRouted, body: ReviewBody) -> bool:
     return bool(kept) and kept[-1]["note"] == body.note
 
 
+# One review of a lead at a time in this process: a double-click's two posts arrive together,
+# and each would read the lead before the other recorded (replicas can still race).
+_reviewing: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
 async def apply_review(container: Any, lead_id: str, body: ReviewBody, now: datetime) -> dict[str, Any]:
     """Record a reviewer's call and publish it (the API and the dashboard share this)."""
+    lock = _reviewing.setdefault(lead_id, asyncio.Lock())
+    async with lock:
+        return await _apply_review(container, lead_id, body, now)
+
+
+async def _apply_review(container: Any, lead_id: str, body: ReviewBody, now: datetime) -> dict[str, Any]:
     current = await container.store.current_decision(lead_id)
     if current is None:
         raise NotFound(f"no decision for lead '{lead_id}' yet")

@@ -4,6 +4,7 @@ HubSpot (its fake, through hubspot-api-client)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -188,3 +189,24 @@ async def test_a_repeated_review_records_and_publishes_nothing_more(tmp_path: Pa
     queries = DashboardQueries(store)
     assert len(await queries.slas_for(first.lead_id)) == 1
     assert [d.routing.rule_id for d in await queries.history(first.lead_id)] == ["needs-review", "review"]
+
+
+async def test_reviews_of_one_lead_posted_together_record_one_decision(
+    tmp_path: Path, store: SqlStore
+) -> None:
+    # A double-click sends both posts at once: each had read the lead before the other wrote.
+    crm = LocalCrm(store.engine)
+    await crm.start()
+    bus = MemoryBus()
+    qualifier = Qualifier(bus, store, lambda: CONFIG, clock=lambda: NOW)
+    lead = await qualifier.decide_and_record(unclear(1))
+    settings = Settings(api_token=TOKEN, data_dir=tmp_path, config_dir=CONFIG_DIR)
+    app = create_app(settings, ("intake",), build=lambda: bootstrap(settings, bus=bus, store=store, crm=crm))
+    override = {"action": "override", "owner": "ana.garcia"}
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        answers = await asyncio.gather(
+            *(client.post(f"/v1/review/{lead.lead_id}", json=override, headers=AUTH) for _ in range(3))
+        )
+    assert all(a.status_code == 200 for a in answers)
+    assert len({a.json()["event_id"] for a in answers}) == 1
+    assert len(bus.values(TOPIC_ROUTED)) == 1
