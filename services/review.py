@@ -7,7 +7,9 @@ the store, and publishes one LeadFeedback per changed field on ``leads.feedback`
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
 from datetime import datetime
 from typing import Any, Literal
 
@@ -115,8 +117,27 @@ def reviewed(current: LeadRouted, body: ReviewBody, event_id: str, now: datetime
     )
 
 
+async def _same_note(store: Any, current: LeadRouted, body: ReviewBody) -> bool:
+    """No note, or the one the current review already keeps: a new note is worth recording."""
+    if body.note is None:
+        return True
+    kept = [row for row in await store.feedback_for(current.lead_id) if row["event_id"] == current.event_id]
+    return bool(kept) and kept[-1]["note"] == body.note
+
+
+# One review of a lead at a time in this process: a double-click's two posts arrive together,
+# and each would read the lead before the other recorded (replicas can still race).
+_reviewing: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
 async def apply_review(container: Any, lead_id: str, body: ReviewBody, now: datetime) -> dict[str, Any]:
     """Record a reviewer's call and publish it (the API and the dashboard share this)."""
+    lock = _reviewing.setdefault(lead_id, asyncio.Lock())
+    async with lock:
+        return await _apply_review(container, lead_id, body, now)
+
+
+async def _apply_review(container: Any, lead_id: str, body: ReviewBody, now: datetime) -> dict[str, Any]:
     current = await container.store.current_decision(lead_id)
     if current is None:
         raise NotFound(f"no decision for lead '{lead_id}' yet")
@@ -131,6 +152,13 @@ async def apply_review(container: Any, lead_id: str, body: ReviewBody, now: date
         )
         if before != after
     }
+    repeat = not changes and current.routing.rule_id == "review"
+    if repeat and await _same_note(container.store, current, body):
+        # A person already reviewed it and this changes nothing (a double-clicked form, a
+        # client's retry): answered as done, or the owner would get a second deadline and
+        # notification, and training the same feedback twice.
+        log.info("lead_review_repeated", lead_id=lead_id, event_id=current.event_id, action=body.action)
+        return {"lead_id": lead_id, "event_id": current.event_id, "action": body.action, "changes": {}}
     review = {"action": body.action, "changes": changes, "note": body.note}
     await container.store.record_routed(
         routed, outgoing=outgoing(routed, container.config.routing), review=review

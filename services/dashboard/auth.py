@@ -2,11 +2,13 @@
 
 The cookie holds only a random session id and the CSRF token, signed (itsdangerous) with the
 dashboard secret and timestamped, so it expires without server state. It is HttpOnly,
-SameSite=Strict, and Secure when the request came over https.
+SameSite=Strict, and Secure when the request came over https. A new login token ends every
+session opened with the old one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -33,7 +35,9 @@ class Sessions:
         secret = settings.dashboard_secret
         # Unset: a fresh key per process, so a restart ends every session (documented).
         key = secret.get_secret_value() if secret else secrets.token_urlsafe(32)
-        self._signer = URLSafeTimedSerializer(key, salt="leadflow-dashboard")
+        # Bound to the login token too: rotating a leaked token ends the sessions opened with it.
+        bound = hashlib.sha256(self._token.encode()).hexdigest()
+        self._signer = URLSafeTimedSerializer(key, salt=f"leadflow-dashboard:{bound}")
         self.max_age = int(settings.dashboard_session_hours * 3600)
 
     def token_ok(self, given: str) -> bool:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -22,7 +23,8 @@ from services.dashboard.queries import DashboardQueries
 from services.dashboard.render import page
 from services.dashboard.svg import bar_chart
 from services.dashboard.timeline import timeline
-from services.errors import NotFound
+from services.errors import NotFound, TooLarge
+from services.intake.body import read_body
 from services.logs import get_logger
 from services.model.drift import daily
 from services.model.registry import Registry
@@ -33,6 +35,16 @@ log = get_logger(component="dashboard")
 Handler = Callable[[Request, Session], Awaitable[Response]]
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 STREAM_SIZE = 50
+FORM_LIMIT = 64 * 1024  # the largest form here (an override with a 2000-character note) is ~25 KiB
+
+
+async def _form(request: Request) -> FormData:
+    """The posted form, refused (TooLarge) once the body passes FORM_LIMIT: Starlette's own
+    limits are per field, so a login form of any size from anyone would be held in memory."""
+    if not hasattr(request, "_body"):
+        # Request.form() parses what Request.stream() yields, and that is _body once read.
+        request._body = await read_body(request, FORM_LIMIT)
+    return await request.form()
 
 
 def _sessions(request: Request) -> Sessions:
@@ -58,7 +70,10 @@ def logged_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 return _to("/dashboard/login")
             return page("error.html", 401, message="Log in first.", session=None)
         if request.method == "POST":
-            form = await request.form()
+            try:
+                form = await _form(request)
+            except TooLarge:
+                return page("error.html", 413, message="That form is too large.", session=session)
             if not csrf_ok(session, form.get("csrf")):
                 log.info("dashboard_csrf_refused", path=request.url.path)
                 return page("error.html", 403, message="The form expired; reload the page.", session=session)
@@ -74,7 +89,10 @@ async def login_form(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    form = await request.form()
+    try:
+        form = await _form(request)
+    except TooLarge:
+        return page("login.html", 413, session=None, error="That form is too large.")
     token = form.get("token")
     if not isinstance(token, str) or not _sessions(request).token_ok(token):
         log.info("dashboard_login_refused")
@@ -103,7 +121,13 @@ async def _stream(request: Request, session: Session) -> Response:
     store = request.app.state.container.store
     rows = await store.list_leads(LeadFilter(limit=STREAM_SIZE))
     leads = [
-        {**row, "to": aggregate.routed_to(row["owner"], row["queue"]), "excerpt": excerpt(row["briefing"])}
+        {
+            **row,
+            "to": aggregate.routed_to(row["owner"], row["queue"]),
+            "excerpt": excerpt(row["briefing"]),
+            # Reasons quote what the lead typed (its title): an address there is personal data too.
+            "reasons": [EMAIL.sub("[email]", reason) for reason in row["reasons"][:3]],
+        }
         for row in rows
     ]
     return page("stream.html", session=session, leads=leads, refresh=10, active="stream")

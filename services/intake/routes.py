@@ -73,10 +73,10 @@ def _filter(request: Request) -> LeadFilter:
         raise Malformed(f"unknown query parameter(s): {', '.join(sorted(unknown))}")
     try:
         since = datetime.fromisoformat(q["since"].replace("Z", "+00:00")) if q.get("since") else None
-    except ValueError as exc:
+        if since is not None:
+            since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # Overflow: in UTC past year 9999 or before year 1
         raise Malformed("'since' must be an ISO 8601 timestamp, e.g. 2026-11-20T10:00:00Z") from exc
-    if since is not None:
-        since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
     limit = q.get("limit", "50")
     if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 1000:
         raise Malformed("'limit' must be a whole number from 1 to 1000")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from schemas.events import TOPIC_DLQ, TOPIC_RECEIVED, TOPIC_ROUTED, DeadLetter, LeadRouted
 from services.dashboard.auth import COOKIE
-from tests.dashboard.conftest import XSS, Live
+from services.qualifier.service import Qualifier
+from tests.dashboard.conftest import CONFIG, NOW, XSS, Live, received
 
 PAGES = ["/dashboard/stream", "/dashboard/review", "/dashboard/charts", "/dashboard/drift", "/dashboard/dlq"]
 
@@ -145,3 +147,40 @@ async def test_dead_letters_are_listed_and_replayed_one_or_all(live: Live) -> No
     assert everything.headers["location"] == "/dashboard/dlq?replayed=2"
     assert len(live.bus.values(TOPIC_RECEIVED)) == 3
     assert len(live.bus.values(TOPIC_DLQ)) == 2  # the DLQ is a log: letters stay
+
+
+async def test_the_stream_shows_no_email_address_a_lead_typed_into_its_title(live: Live) -> None:
+    # The persona reason quotes the title: an address typed there reached the stream's reasons.
+    qualifier = Qualifier(live.bus, live.store, lambda: CONFIG, clock=lambda: NOW)
+    title = "CEO trent@freight.example"
+    await qualifier.decide_and_record(
+        received(4, {"email": "trent@freight.example", "title": title, "company": {"name": "Freight"}})
+    )
+    await live.login()
+    stream = (await live.client.get("/dashboard/stream")).text.split("<main>")[1]
+    assert "CEO [email]" in stream
+    assert "@" not in stream
+
+
+async def test_a_form_over_the_limit_is_refused_before_it_is_buffered(live: Live) -> None:
+    # Each field under Starlette's 1 MB part limit: a login form of any size was held in memory,
+    # from anyone, before the token was looked at.
+    big = "&".join(f"f{i}=" + "a" * 500_000 for i in range(4)).encode()
+    form = {"content-type": "application/x-www-form-urlencoded"}
+
+    async def streamed() -> AsyncIterator[bytes]:  # no Content-Length: chunked
+        for start in range(0, len(big), 65536):
+            yield big[start : start + 65536]
+
+    assert (await live.client.post("/dashboard/login", content=big, headers=form)).status_code == 413
+    assert (await live.client.post("/dashboard/login", content=streamed(), headers=form)).status_code == 413
+    csrf = await live.login()
+    answer = await live.client.post(
+        f"/dashboard/review/{live.waiting[0].lead_id}",
+        content=f"csrf={csrf}&action=approve&".encode() + big,
+        headers=form,
+    )
+    assert answer.status_code == 413 and "text/html" in answer.headers["content-type"]
+    assert live.bus.values(TOPIC_ROUTED) == []
+    login = await live.client.post("/dashboard/login", data={"token": "dash-token"})
+    assert login.status_code == 303  # a form of ordinary size still works

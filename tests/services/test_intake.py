@@ -182,7 +182,18 @@ async def test_reading_leads_needs_the_token(intake: Intake) -> None:
     _assert_error(await intake.client.get("/v1/leads"), 401, "unauthorized")
 
 
-@pytest.mark.parametrize("query", ["since=yesterday", "limit=0", "limit=abc", "colour=blue"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "since=yesterday",
+        "limit=0",
+        "limit=abc",
+        "colour=blue",
+        # Valid ISO 8601 whose UTC time is outside what a datetime holds: was a 500.
+        "since=9999-12-31T23:59:59-01:00",
+        "since=0001-01-01T00:00:00%2B01:00",
+    ],
+)
 async def test_bad_list_query_is_400(intake: Intake, query: str) -> None:
     _assert_error(await intake.client.get(f"/v1/leads?{query}", headers=AUTH), 400, "malformed")
 

@@ -4,6 +4,7 @@ HubSpot (its fake, through hubspot-api-client)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from schemas.events import TOPIC_FEEDBACK, TOPIC_ROUTED, LeadFeedback, LeadRecei
 from schemas.lead import Lead, lead_id_for
 from services.bootstrap import bootstrap
 from services.config import load_config
+from services.dashboard.queries import DashboardQueries
 from services.qualifier.service import Qualifier
 from services.settings import Settings
 from services.web import create_app
@@ -147,3 +149,64 @@ async def test_review_approve_and_override_round_trip_to_the_crm(
     [kept] = await store.feedback_for(waiting[0].lead_id)
     assert kept["action"] == "override" and kept["note"] == "spoke to them: 300 staff"
     assert (await store.get_lead(waiting[0].lead_id) or {})["owner"] == "ana.garcia"
+
+
+async def test_a_repeated_review_records_and_publishes_nothing_more(tmp_path: Path, store: SqlStore) -> None:
+    # A double-clicked Override or a client's retry: once was a second decision, a second
+    # first-touch deadline and notification for the owner, and feedback counted twice.
+    crm = LocalCrm(store.engine)
+    await crm.start()
+    bus = MemoryBus()
+    qualifier = Qualifier(bus, store, lambda: CONFIG, clock=lambda: NOW)
+    first, second = [await qualifier.decide_and_record(unclear(n)) for n in (1, 2)]
+    settings = Settings(api_token=TOKEN, data_dir=tmp_path, config_dir=CONFIG_DIR)
+    app = create_app(settings, ("intake",), build=lambda: bootstrap(settings, bus=bus, store=store, crm=crm))
+    override = {"action": "override", "tier": "hot", "owner": "ana.garcia"}
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+
+        async def review(lead: LeadRouted, body: dict[str, str]) -> httpx.Response:
+            return await client.post(f"/v1/review/{lead.lead_id}", json=body, headers=AUTH)
+
+        done = await review(first, override)
+        assert done.status_code == 200 and done.json()["changes"] != {}
+        assert (await review(second, {"action": "approve"})).status_code == 200
+        for lead, body in (
+            (first, override),
+            (first, {"action": "approve"}),
+            (second, {"action": "approve"}),
+        ):
+            again = await review(lead, body)
+            assert again.status_code == 200 and again.json()["changes"] == {}, again.text
+        assert again.json()["event_id"] != done.json()["event_id"]  # second's own review
+        assert (await review(first, override)).json()["event_id"] == done.json()["event_id"]
+        noted = {"action": "override", "note": "called them"}  # a note is news: recorded, once
+        assert (await review(second, noted)).json()["event_id"] != again.json()["event_id"]
+        assert (await review(second, noted)).json()["changes"] == {}
+    assert len(bus.values(TOPIC_ROUTED)) == 3  # one review each, and the note
+    assert len(bus.values(TOPIC_FEEDBACK)) == 4  # tier and owner; review=approve, review=override
+    assert len(await store.feedback_for(first.lead_id)) == 1
+    assert [f["note"] for f in await store.feedback_for(second.lead_id)] == [None, "called them"]
+    queries = DashboardQueries(store)
+    assert len(await queries.slas_for(first.lead_id)) == 1
+    assert [d.routing.rule_id for d in await queries.history(first.lead_id)] == ["needs-review", "review"]
+
+
+async def test_reviews_of_one_lead_posted_together_record_one_decision(
+    tmp_path: Path, store: SqlStore
+) -> None:
+    # A double-click sends both posts at once: each had read the lead before the other wrote.
+    crm = LocalCrm(store.engine)
+    await crm.start()
+    bus = MemoryBus()
+    qualifier = Qualifier(bus, store, lambda: CONFIG, clock=lambda: NOW)
+    lead = await qualifier.decide_and_record(unclear(1))
+    settings = Settings(api_token=TOKEN, data_dir=tmp_path, config_dir=CONFIG_DIR)
+    app = create_app(settings, ("intake",), build=lambda: bootstrap(settings, bus=bus, store=store, crm=crm))
+    override = {"action": "override", "owner": "ana.garcia"}
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        answers = await asyncio.gather(
+            *(client.post(f"/v1/review/{lead.lead_id}", json=override, headers=AUTH) for _ in range(3))
+        )
+    assert all(a.status_code == 200 for a in answers)
+    assert len({a.json()["event_id"] for a in answers}) == 1
+    assert len(bus.values(TOPIC_ROUTED)) == 1
