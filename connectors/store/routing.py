@@ -45,7 +45,8 @@ assignments = Table(
     Column("taken", Integer, nullable=False),
 )
 
-# One row per decision with a first-touch deadline: open -> met | breached.
+# One row per decision with a first-touch deadline: open -> met | breached | superseded (the
+# lead's next decision gave it to someone else, or to a queue, first).
 slas = Table(
     "slas",
     routing_metadata,

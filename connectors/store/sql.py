@@ -451,9 +451,27 @@ class SqlStore(FollowUps):
         )
         return claimed.rowcount == 1
 
+    async def _supersede_deadlines(self, conn: AsyncConnection, new: Sequence[Recording]) -> None:
+        """A lead's new decision ends the open first-touch deadlines other owners had on it (a
+        reviewer's reassignment, an escalation, a lead sent to a queue): left open, the old
+        owner's deadline would breach later and escalate a lead they no longer hold. Superseded,
+        not met or breached, so adherence counts neither. One indexed read a batch; new leads
+        have no deadline yet, so the update is rare."""
+        owner = {r.routed.lead_id: r.routed.routing.owner for r in new}  # the last decision wins
+        events = {r.routed.event_id for r in new}
+        found = await conn.execute(
+            select(slas.c.event_id, slas.c.lead_id, slas.c.owner).where(
+                slas.c.state == "open", slas.c.lead_id.in_(list(owner))
+            )
+        )
+        ended = [e for e, lead, held in found.all() if e not in events and held != owner[lead]]
+        if ended:
+            await conn.execute(update(slas).where(slas.c.event_id.in_(ended)).values(state="superseded"))
+
     async def _record_rows(self, conn: AsyncConnection, new: Sequence[Recording]) -> None:
         """What exists once per new decision (follow-ups, the model's score), and each lead's
         current state: its last event here."""
+        await self._supersede_deadlines(conn, new)
         rows = follow_up_rows([(r.routed, r.outgoing, r.review) for r in new])
         rows[scores] = [
             {"event_id": r.routed.event_id, "lead_id": r.routed.lead_id, "decided_at": r.routed.decided_at,

@@ -140,6 +140,32 @@ async def test_an_sla_lapse_reassigns_and_notifies_the_manager_once(world: World
     assert {(r["owner"], r["breached"], r["open"]) for r in adherence} == {("ana", 1, 0), ("ben", 0, 1)}
 
 
+async def test_a_new_owner_ends_the_old_owner_s_deadline_so_it_never_escalates(world: World) -> None:
+    # The same lead decided again (a second form fill; a reviewer's override does the same) goes
+    # to Ben: Ana's deadline must not breach later and take the lead away from him again.
+    qualifier = Qualifier(world.bus, world.stores[0], lambda: world.config, clock=world.clock)
+    first = await qualifier.decide_and_record(received())
+    world.now[0] = T0 + timedelta(minutes=2)
+    again = received().model_copy(update={"event_id": "ev-1-again", "received_at": world.now[0]})
+    second = await qualifier.decide_and_record(again)
+    assert (first.routing.owner, second.routing.owner) == ("ana", "ben")
+    timer = SlaTimer(world.bus, world.stores[0], lambda: world.config, clock=world.clock)
+
+    world.now[0] = T0 + timedelta(minutes=6)  # Ana's deadline has passed, Ben's not
+    assert await timer.tick() == 0
+    superseded = await world.stores[0].sla_of("ev-1")
+    assert superseded is not None and superseded["state"] == "superseded"
+    world.now[0] = T0 + timedelta(minutes=8)  # Ben's has: his is escalated, once
+    assert await timer.tick() == 1
+    [escalation] = [r for r in world.routed() if r.event_id.endswith(":sla")]
+    assert (escalation.event_id, escalation.routing.owner) == ("ev-1-again:sla", "ana")
+    adherence = await world.stores[0].sla_adherence()  # Ana's first deadline counts nowhere
+    assert {(r["owner"], r["met"], r["breached"], r["open"]) for r in adherence} == {
+        ("ana", 0, 0, 1),  # the escalation's deadline
+        ("ben", 0, 1, 0),
+    }
+
+
 async def test_a_touch_in_time_meets_the_sla(world: World) -> None:
     qualifier = Qualifier(world.bus, world.stores[0], lambda: world.config, clock=world.clock)
     routed = await qualifier.decide_and_record(received())
