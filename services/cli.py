@@ -65,17 +65,21 @@ def _serve(settings: Settings, roles: tuple[str, ...]) -> None:
     except ConfigError as exc:
         typer.echo(f"config in {settings.config_dir} is not valid:\n{exc}", err=True)
         raise typer.Exit(2) from exc
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, roles),
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=10,
-        )
+    uvicorn.Server(server_config(settings, create_app(settings, roles))).run()
+
+
+def server_config(settings: Settings, asgi: Any) -> uvicorn.Config:
+    """How uvicorn serves a role. Behind a TLS-terminating proxy, ``forwarded_allow_ips`` must
+    trust it, or X-Forwarded-Proto is ignored and the dashboard's cookie never gets Secure."""
+    return uvicorn.Config(
+        asgi,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
-    server.run()
 
 
 @app.command()

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # The proxies whose X-Forwarded-Proto/For uvicorn believes (comma-separated, or "*"): the
+    # ingress in Kubernetes, so the dashboard's cookie is Secure behind TLS termination.
+    forwarded_allow_ips: str = "127.0.0.1"
     data_dir: Path = Path("var")
     config_dir: Path = Path("deploy/config")
     bus: Literal["sqlite", "kafka"] = "sqlite"

@@ -97,3 +97,13 @@ def test_the_cli_answers_invalid_settings_with_one_line_and_exit_2(tmp_path: Pat
         " a secret is 'whsec_' and base64 (space-separated)"
     ]
     assert "s3cret" not in done.stdout + done.stderr
+
+
+def test_uvicorn_believes_the_proxies_the_settings_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Behind a TLS-terminating ingress, an untrusted X-Forwarded-Proto left every request "http":
+    # the dashboard's session cookie was never Secure.
+    from services.cli import server_config
+
+    assert server_config(Settings(), None).forwarded_allow_ips == "127.0.0.1"  # uvicorn's own
+    monkeypatch.setenv("LEADFLOW_FORWARDED_ALLOW_IPS", "*")
+    assert server_config(Settings.load(), None).forwarded_allow_ips == "*"
