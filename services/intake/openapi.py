@@ -43,7 +43,15 @@ def _lead_api() -> dict[str, Any]:
                 "security": bearer,
                 "parameters": [
                     {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                    for n in ("source", "status", "tier", "since")
+                    for n in ("source", "tier", "since")
+                ]
+                + [
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"enum": ["qualified", "potential", "unqualified", "insufficient_info"]},
+                    }
                 ]
                 + [
                     {

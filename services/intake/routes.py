@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.store.sql import LeadFilter
+from schemas.decision import Status
 from schemas.lead import utc_iso
 from services.errors import Malformed, Unauthorized
 from services.intake.body import parse_json, read_body, require_json
@@ -66,6 +67,9 @@ async def get_lead(request: Request) -> JSONResponse:
     return JSONResponse(_public(row))
 
 
+STATUSES = frozenset(s.value for s in Status)
+
+
 def _filter(request: Request) -> LeadFilter:
     q = request.query_params
     unknown = set(q) - {"source", "status", "tier", "since", "limit"}
@@ -77,10 +81,13 @@ def _filter(request: Request) -> LeadFilter:
             since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
     except (ValueError, OverflowError) as exc:  # Overflow: in UTC past year 9999 or before year 1
         raise Malformed("'since' must be an ISO 8601 timestamp, e.g. 2026-11-20T10:00:00Z") from exc
+    status = q.get("status")
+    if status is not None and status not in STATUSES:  # a typo would answer an empty list
+        raise Malformed(f"'status' must be one of {', '.join(sorted(STATUSES))}")
     limit = q.get("limit", "50")
     if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 1000:
         raise Malformed("'limit' must be a whole number from 1 to 1000")
-    return LeadFilter(q.get("source"), q.get("status"), q.get("tier"), since, int(limit))
+    return LeadFilter(q.get("source"), status, q.get("tier"), since, int(limit))
 
 
 async def list_leads(request: Request) -> JSONResponse:
