@@ -12,38 +12,39 @@ from typing import Annotated
 import typer
 
 from connectors.crm.reader import CrmReader, Selection
-from services.bootstrap import Container, CrmNotConfigured, bootstrap, make_crm
+from services.bootstrap import Container, bootstrap
 from services.intake.publish import Publisher
-from services.requalify import Counts, requalify_accounts, requalify_records
+from services.requalify import (
+    CannotRequalify,
+    Counts,
+    open_reader,
+    requalify_accounts,
+    requalify_records,
+    selection_of,
+)
 from services.settings import Settings
 
 
-def open_reader(name: str, container: Container) -> CrmReader:
-    """The CRM to read: the local CRM of the store, or HubSpot / Salesforce from their settings."""
-    if name not in ("local", "hubspot", "salesforce"):
-        raise typer.BadParameter(f"{name}: not a CRM (local, hubspot or salesforce)")
+def reader_for(name: str, container: Container) -> CrmReader:
     try:
-        crm = container.crms.get(name) or make_crm(
-            name, container.settings, container.config, container.store
-        )
-    except CrmNotConfigured as exc:
+        return open_reader(name, container)
+    except CannotRequalify as exc:
         raise typer.BadParameter(str(exc)) from exc
-    assert isinstance(crm, CrmReader)  # every adapter make_crm builds can be read
-    return crm
 
 
-def selection_of(ids: str | None, query: str | None, since: datetime | None) -> Selection:
-    given = [x for x in (ids, query, since) if x]
-    if len(given) != 1:
-        raise typer.BadParameter("give exactly one of --ids, --query or --since")
-    at = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
-    return Selection(ids=tuple(i.strip() for i in (ids or "").split(",") if i.strip()), query=query, since=at)
+def selection_from(ids: str | None, query: str | None, since: datetime | None) -> Selection:
+    try:
+        return selection_of((ids or "").split(","), query, since)
+    except CannotRequalify as exc:
+        raise typer.BadParameter(
+            f"{exc}".replace("ids, query or since", "--ids, --query or --since")
+        ) from exc
 
 
 async def run(settings: Settings, crm: str, selection: Selection, accounts: bool, page_size: int) -> Counts:
     container = await bootstrap(settings)
     try:
-        reader = open_reader(crm, container)
+        reader = reader_for(crm, container)
 
         def progress(counts: Counts) -> None:
             typer.echo(
@@ -84,7 +85,7 @@ def requalify(
     """Send existing CRM records through the pipeline (skipping locked ones), page by page."""
     overrides = {"config_dir": config, "data_dir": data_dir}
     settings = Settings.load(**{k: v for k, v in overrides.items() if v is not None})
-    counts = asyncio.run(run(settings, crm, selection_of(ids, query, since), accounts, page_size))
+    counts = asyncio.run(run(settings, crm, selection_from(ids, query, since), accounts, page_size))
     result = {k: v for k, v in vars(counts).items() if k != "accounts" or accounts}
     if as_json:
         typer.echo(json.dumps(result, indent=2))

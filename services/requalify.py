@@ -11,9 +11,9 @@ only (services.core.fit.icp_fit), which a CRM that can store it (Salesforce) als
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from connectors.crm.reader import CrmAccount, CrmReader, CrmRecord, Selection
@@ -22,11 +22,40 @@ from schemas.decision import FitResult
 from schemas.enrichment import CompanyFacts
 from schemas.events import TOPIC_RECEIVED, LeadReceived
 from schemas.lead import lead_id_for
+from services.bootstrap import Container, CrmNotConfigured, make_crm
 from services.core.fit import icp_fit
 from services.intake.publish import Inbound, Outcome
 
 SOURCE = "requalify"
+CRMS = ("local", "hubspot", "salesforce")
 Progress = Callable[["Counts"], None]
+
+
+class CannotRequalify(ValueError):
+    """The request names no CRM this deployment can read, or not exactly one selection."""
+
+
+def open_reader(name: str, container: Container) -> CrmReader:
+    """The CRM to read: the local CRM of the store, or HubSpot / Salesforce from their settings."""
+    if name not in CRMS:
+        raise CannotRequalify(f"{name}: not a CRM ({', '.join(CRMS)})")
+    try:
+        crm = container.crms.get(name) or make_crm(
+            name, container.settings, container.config, container.store
+        )
+    except CrmNotConfigured as exc:
+        raise CannotRequalify(str(exc)) from exc
+    assert isinstance(crm, CrmReader)  # every adapter make_crm builds can be read
+    return crm
+
+
+def selection_of(ids: Sequence[str], query: str | None, since: datetime | None) -> Selection:
+    """Exactly one of the three ways to say which records."""
+    given = [x for x in (list(ids), query, since) if x]
+    if len(given) != 1:
+        raise CannotRequalify("give exactly one of ids, query or since")
+    at = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
+    return Selection(ids=tuple(i.strip() for i in ids if i.strip()), query=query, since=at)
 
 
 class Publishing(Protocol):

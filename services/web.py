@@ -35,6 +35,7 @@ from services.forget import forget_endpoint
 from services.intake.openapi import openapi
 from services.intake.publish import Publisher
 from services.intake.ratelimit import RateLimiter
+from services.intake.requalify_route import requalify_endpoint
 from services.intake.routes import ROUTES as INTAKE_ROUTES
 from services.intake.webhooks import ROUTES as WEBHOOK_ROUTES
 from services.logs import get_logger
@@ -280,6 +281,7 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
     if "intake" in roles:
         routes += [*INTAKE_ROUTES, *REVIEW_ROUTES, *WEBHOOK_ROUTES, Route("/openapi.json", openapi)]
         routes.append(Route("/v1/forget", forget_endpoint, methods=["POST"]))
+        routes.append(Route("/v1/requalify", requalify_endpoint, methods=["POST"]))
         routes += DASHBOARD_ROUTES
     app = Starlette(
         routes=routes,

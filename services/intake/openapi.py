@@ -11,6 +11,7 @@ from schemas.decision import FitResult, Reason
 from schemas.lead import Lead
 from services.forget import OPENAPI_PATHS as FORGET_PATHS
 from services.intake.openapi_parts import WEBHOOK_ERRORS, error, json_body
+from services.intake.requalify_route import OPENAPI_PATHS as REQUALIFY_PATHS
 from services.intake.webhooks import OPENAPI_PATHS
 from services.review import OPENAPI_PATHS as REVIEW_PATHS
 
@@ -216,7 +217,7 @@ def document() -> dict[str, Any]:
             "version": "1",
             "description": "Takes leads from every source; 2xx means the lead is durably on the bus.",
         },
-        "paths": {**_lead_api(), **REVIEW_PATHS, **FORGET_PATHS, **OPENAPI_PATHS},
+        "paths": {**_lead_api(), **REVIEW_PATHS, **FORGET_PATHS, **REQUALIFY_PATHS, **OPENAPI_PATHS},
         "components": _components(),
     }
 

@@ -118,3 +118,46 @@ def test_the_cli_requalifies_the_local_crm(tmp_path: Path) -> None:
     assert json.loads(again.stdout[again.stdout.index("{") :])["duplicates"] == 2
     both = runner.invoke(app, ["requalify", "--crm", "local", "--ids", "x", "--since", "2026-01-01"])
     assert both.exit_code != 0
+
+
+async def test_post_v1_requalify_does_what_the_cli_does_for_a_crm_workflow(tmp_path: Path) -> None:
+    import httpx
+
+    from services.bootstrap import bootstrap
+    from services.settings import Settings
+    from services.web import create_app
+    from tests.servers import serve
+
+    store = await _store(tmp_path)
+    crm = LocalCrm(store.engine)
+    await crm.start()
+    for n in (1, 2, 3):
+        await crm.write(routed(n))
+    await crm.lock("lead-3")
+    await store.close()
+    settings = Settings(api_token="t", data_dir=tmp_path, config_dir=CONFIG_DIR)
+    bus = MemoryBus()
+    app = create_app(settings, ("intake",), build=lambda: bootstrap(settings, bus=bus))
+    auth = {"Authorization": "Bearer t"}
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        body = {"crm": "local", "ids": ["lead-1", "lead-2", "lead-3"]}
+        first = await client.post("/v1/requalify", json=body, headers=auth)
+        assert first.status_code == 200, first.text
+        assert first.json() == {"crm": "local", "read": 3, "published": 2, "duplicates": 0, "locked": 1,
+                                "truncated": False}  # fmt: skip
+        events = [LeadReceived.model_validate_json(v) for v in bus.values(TOPIC_RECEIVED)]
+        assert sorted(e.lead_id for e in events) == ["lead-1", "lead-2"]  # on the bus when answered
+        again = await client.post("/v1/requalify", json=body, headers=auth)
+        assert (again.json()["published"], again.json()["duplicates"]) == (0, 2)
+        since = {"crm": "local", "since": "2000-01-01T00:00:00Z", "limit": 1}
+        assert (await client.post("/v1/requalify", json=since, headers=auth)).json()["truncated"] is True
+        for wrong, says in [
+            ({"crm": "local", "ids": ["lead-1"], "since": "2026-01-01T00:00:00Z"}, "exactly one of"),
+            ({"crm": "pipedrive", "ids": ["x"]}, "'crm' is one of"),
+            ({"crm": "hubspot", "ids": ["1"]}, "LEADFLOW_HUBSPOT_TOKEN"),  # no credentials here
+            ({"crm": "local", "ids": ["x"], "limit": 0}, "'limit'"),
+        ]:
+            refused = await client.post("/v1/requalify", json=wrong, headers=auth)
+            assert (refused.status_code, refused.json()["error"]) == (400, "malformed"), wrong
+            assert says in refused.json()["detail"], refused.json()
+        assert (await client.post("/v1/requalify", json=body)).status_code == 401
