@@ -7,7 +7,7 @@ lists everything wrong, so a bad edit never half-applies.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -287,8 +287,9 @@ def _owner_maps(crm_data: Any, routing_data: Any, node: yaml.Node | None) -> lis
         for key in _keys(section, "owners"):
             if key.strip() not in members:
                 message = f"no member of a routing.yaml team has the id '{key}'"
-                found = _problem("crm.yaml", node, (crm, "owners", key), message)
-                problems.append(Problem(found.file, found.line, found.field, found.message, "warning"))
+                problems.append(
+                    replace(_problem("crm.yaml", node, (crm, "owners", key), message), severity="warning")
+                )
     return problems
 
 

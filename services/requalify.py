@@ -51,11 +51,12 @@ def open_reader(name: str, container: Container) -> CrmReader:
 
 def selection_of(ids: Sequence[str], query: str | None, since: datetime | None) -> Selection:
     """Exactly one of the three ways to say which records."""
-    given = [x for x in (list(ids), query, since) if x]
+    named = tuple(i.strip() for i in ids if i.strip())  # "--ids ''" or a trailing comma names none
+    given = [x for x in (named, query, since) if x]
     if len(given) != 1:
         raise CannotRequalify("give exactly one of ids, query or since")
     at = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
-    return Selection(ids=tuple(i.strip() for i in ids if i.strip()), query=query, since=at)
+    return Selection(ids=named, query=query, since=at)
 
 
 class Publishing(Protocol):

@@ -46,7 +46,8 @@ records = Table(
     Column("name", Text),  # first and last name, up to 200 characters each
     Column("company", String(300)),
     # The company's name normalised as account lookups compare it (normalise_name): indexed, so
-    # finding a lead's account is a lookup, not a scan of every record (258 ms at 100,000).
+    # finding a lead's account is a lookup, not a scan of every record (220 ms at 100,000:
+    # tests/bench/bench_accounts.py).
     Column("company_key", String(300), index=True),
     Column("owner", String(200)),  # a person; a lead waiting in a queue has none
     Column("queue", String(200)),

@@ -9,7 +9,7 @@ publishes nothing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from services.errors import Malformed
 from services.intake.body import parse_json, read_body, require_json
 from services.intake.openapi_parts import error, json_body
-from services.intake.routes import authenticate
+from services.intake.routes import authenticate, since_of
 from services.requalify import (
     CRMS,
     CannotRequalify,
@@ -30,16 +30,6 @@ from services.requalify import (
 
 DEFAULT_LIMIT, MAX_LIMIT = 500, 2000
 FIELDS = {"crm", "ids", "query", "since", "accounts", "limit"}
-
-
-def _since(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    except (ValueError, OverflowError) as exc:
-        raise Malformed("'since' must be an ISO 8601 timestamp, e.g. 2026-11-20T10:00:00Z") from exc
 
 
 def _request(data: Any) -> tuple[str, list[str], str | None, datetime | None, bool, int]:
@@ -60,7 +50,7 @@ def _request(data: Any) -> tuple[str, list[str], str | None, datetime | None, bo
         raise Malformed("'accounts' is true or false")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise Malformed(f"'limit' is a whole number from 1 to {MAX_LIMIT}")
-    return crm, ids, query, _since(data.get("since")), accounts, limit
+    return crm, ids, query, since_of(data.get("since")), accounts, limit
 
 
 async def requalify_endpoint(request: Request) -> JSONResponse:

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from schemas.lead import Lead
-from services.errors import NotALead
+from services.errors import NotALead, Replayed
 from services.intake.publish import Inbound, Outcome
 
 
@@ -74,12 +74,25 @@ def parse_lead_salvaging(data: dict[str, Any], default_source: str) -> tuple[Lea
             raise refused from None
 
 
-async def publish_all(request: Request, items: Sequence[Inbound]) -> list[tuple[Inbound, Outcome]]:
+async def publish_all(
+    request: Request, items: Sequence[Inbound], *, changed_is_repeat: bool = False
+) -> list[tuple[Inbound, Outcome]]:
     """Publish in order; the first failure propagates (503 or 409) and the sender retries all,
-    which is safe because what was already published is deduplicated."""
+    which is safe because what was already published is deduplicated. ``changed_is_repeat``: an
+    event id already accepted is a repeat even with other content (409 otherwise), for a sender
+    that redelivers with the record's latest data (Salesforce)."""
     publisher = request.app.state.publisher
     now = request.app.state.clock()
-    return [(item, await publisher.publish(item, now)) for item in items]
+    results = []
+    for item in items:
+        try:
+            outcome = await publisher.publish(item, now)
+        except Replayed:
+            if not changed_is_repeat:
+                raise
+            outcome = Outcome.DUPLICATE
+        results.append((item, outcome))
+    return results
 
 
 async def accept_all(request: Request, items: Sequence[Inbound]) -> JSONResponse:

@@ -70,17 +70,23 @@ async def get_lead(request: Request) -> JSONResponse:
 STATUSES = frozenset(s.value for s in Status)
 
 
+def since_of(value: object) -> datetime | None:
+    """An API's ``since``: ISO 8601, in UTC (naive taken as UTC); None when not given."""
+    if value is None or value == "":
+        return None
+    try:
+        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # Overflow: in UTC past year 9999 or before year 1
+        raise Malformed("'since' must be an ISO 8601 timestamp, e.g. 2026-11-20T10:00:00Z") from exc
+
+
 def _filter(request: Request) -> LeadFilter:
     q = request.query_params
     unknown = set(q) - {"source", "status", "tier", "since", "limit"}
     if unknown:
         raise Malformed(f"unknown query parameter(s): {', '.join(sorted(unknown))}")
-    try:
-        since = datetime.fromisoformat(q["since"].replace("Z", "+00:00")) if q.get("since") else None
-        if since is not None:
-            since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
-    except (ValueError, OverflowError) as exc:  # Overflow: in UTC past year 9999 or before year 1
-        raise Malformed("'since' must be an ISO 8601 timestamp, e.g. 2026-11-20T10:00:00Z") from exc
+    since = since_of(q.get("since"))
     status = q.get("status")
     if status is not None and status not in STATUSES:  # a typo would answer an empty list
         raise Malformed(f"'status' must be one of {', '.join(sorted(STATUSES))}")

@@ -118,6 +118,12 @@ def test_the_cli_requalifies_the_local_crm(tmp_path: Path) -> None:
     assert json.loads(again.stdout[again.stdout.index("{") :])["duplicates"] == 2
     both = runner.invoke(app, ["requalify", "--crm", "local", "--ids", "x", "--since", "2026-01-01"])
     assert both.exit_code != 0
+    # --since alone (no --ids) is one selection: the unset --ids must not count as a second.
+    since = ["requalify", "--crm", "local", "--since", "2000-01-01", "--data-dir", str(tmp_path),
+             "--config", str(CONFIG_DIR), "--json"]  # fmt: skip
+    by_date = runner.invoke(app, since)
+    assert by_date.exit_code == 0, by_date.output
+    assert json.loads(by_date.stdout[by_date.stdout.index("{") :])["read"] == 2
 
 
 async def test_post_v1_requalify_does_what_the_cli_does_for_a_crm_workflow(tmp_path: Path) -> None:

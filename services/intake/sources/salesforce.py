@@ -31,11 +31,11 @@ from connectors.errors import BusUnavailable, ConnectorError
 from schemas.events import LeadFeedback
 from schemas.lead import Lead, lead_id_for
 from services.core.feedback import classify
-from services.errors import InvalidWebhook, Malformed, NotALead, Replayed, Unauthorized
+from services.errors import InvalidWebhook, Malformed, NotALead, Unauthorized
 from services.intake.guard import admit
 from services.intake.mapping import apply_mapping
-from services.intake.publish import Inbound, Outcome, feedback_inbound, lead_inbound
-from services.intake.respond import parse_lead_salvaging
+from services.intake.publish import Inbound, feedback_inbound, lead_inbound
+from services.intake.respond import parse_lead_salvaging, publish_all
 from services.logs import get_logger
 
 log = get_logger(component="intake")
@@ -237,23 +237,6 @@ def to_inbound(notification: Notification, lead: Lead, organization_id: str, now
     return [lead_inbound(SOURCE, notification.id, lead, now)]
 
 
-async def publish_each(request: Request, items: Sequence[Inbound]) -> list[Outcome]:
-    """Publish in order, like respond.publish_all, but a notification Id already accepted counts as
-    a repeat even when its fields differ: Salesforce redelivers a notification with the record's
-    latest data, so a changed repeat is the normal case, not a replay (a 409 would be retried for
-    24 h and the rest of the message lost)."""
-    publisher = request.app.state.publisher
-    now = request.app.state.clock()
-    outcomes = []
-    for item in items:
-        try:
-            outcomes.append(await publisher.publish(item, now))
-        except Replayed:
-            log.info("redelivered_changed", source=SOURCE, event_id=item.event.event_id, outcome="duplicate")
-            outcomes.append(Outcome.DUPLICATE)
-    return outcomes
-
-
 def fault(status: int, code: str, detail: str) -> str:
     """A SOAP 1.1 Fault: the sender's mistake (Client) or ours (Server, 5xx), with our error code."""
     side = "Server" if status >= 500 else "Client"
@@ -285,7 +268,9 @@ async def _accept(request: Request) -> Response:
         for n in message.notifications
         for item in to_inbound(n, to_lead(n, fields, message.organization_id), message.organization_id, now)
     ]
-    results = await publish_each(request, items)
+    # Salesforce redelivers a notification with the record's latest data: a changed repeat is
+    # the normal case, not a replay (a 409 would be retried for 24 h and the rest never published).
+    results = await publish_all(request, items, changed_is_repeat=True)
     log.info(
         "message",
         source=SOURCE,
