@@ -46,7 +46,7 @@ chromium:
 
 # Benchmarks print JSON; they are run on demand, never by `make test`. Each one's JSON result goes
 # to stdout; its logs (the services log every lead, as deployed) to var/bench/NAME.log.
-BENCHES := evaluate enrich accounts train writer qualifier ingest speed_to_lead
+BENCHES := evaluate enrich accounts train publish writer qualifier ingest speed_to_lead
 bench: setup
 	@mkdir -p var/bench
 	@for b in $(BENCHES); do \
