@@ -40,11 +40,11 @@ def _lead_api() -> dict[str, Any]:
                 },
             },
             "get": {
-                "summary": "Recent leads, newest first",
+                "summary": "Leads, newest first, a page at a time ('after' = the previous page's 'next')",
                 "security": bearer,
                 "parameters": [
                     {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                    for n in ("source", "tier", "since")
+                    for n in ("source", "tier", "since", "after")
                 ]
                 + [
                     {
@@ -69,10 +69,11 @@ def _lead_api() -> dict[str, Any]:
                             "application/json": {
                                 "schema": {
                                     "type": "object",
-                                    "required": ["leads", "count"],
+                                    "required": ["leads", "count", "next"],
                                     "properties": {
                                         "leads": {"type": "array", "items": lead_view},
                                         "count": {"type": "integer"},
+                                        "next": {"anyOf": [{"type": "string"}, {"type": "null"}]},
                                     },
                                 }
                             }

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,9 +84,29 @@ def since_of(value: object) -> datetime | None:
         raise Malformed("'since' must be an ISO 8601 timestamp, e.g. 2026-11-20T10:00:00Z") from exc
 
 
+def cursor_of(row: dict[str, Any]) -> str:
+    """An opaque cursor for the page after ``row``: its (received_at, lead_id), the list's order."""
+    raw = json.dumps([row["received_at"].isoformat(), row["lead_id"]], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def after_of(value: str | None) -> tuple[datetime, str] | None:
+    """The position a cursor from ``cursor_of`` names; Malformed for anything else."""
+    if value is None:
+        return None
+    try:
+        at, lead_id = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None or not isinstance(lead_id, str):
+            raise ValueError(value)
+        return when.astimezone(UTC), lead_id
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, OverflowError) as exc:
+        raise Malformed("'after' must be a 'next' cursor from an earlier page of GET /v1/leads") from exc
+
+
 def _filter(request: Request) -> LeadFilter:
     q = request.query_params
-    unknown = set(q) - {"source", "status", "tier", "since", "limit"}
+    unknown = set(q) - {"source", "status", "tier", "since", "limit", "after"}
     if unknown:
         raise Malformed(f"unknown query parameter(s): {', '.join(sorted(unknown))}")
     since = since_of(q.get("since"))
@@ -93,13 +116,21 @@ def _filter(request: Request) -> LeadFilter:
     limit = q.get("limit", "50")
     if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 1000:
         raise Malformed("'limit' must be a whole number from 1 to 1000")
-    return LeadFilter(q.get("source"), status, q.get("tier"), since, int(limit))
+    # One more than asked for: whether there is a next page, without a second query.
+    return LeadFilter(q.get("source"), status, q.get("tier"), since, int(limit) + 1, after_of(q.get("after")))
 
 
 async def list_leads(request: Request) -> JSONResponse:
     authenticate(request)
-    rows = await request.app.state.container.store.list_leads(_filter(request))
-    return JSONResponse({"leads": [_public(r) for r in rows], "count": len(rows)})
+    where = _filter(request)
+    rows = await request.app.state.container.store.list_leads(where)
+    page, more = rows[: where.limit - 1], len(rows) == where.limit
+    body = {
+        "leads": [_public(r) for r in page],
+        "count": len(page),
+        "next": cursor_of(page[-1]) if more else None,
+    }
+    return JSONResponse(body)
 
 
 ROUTES = [

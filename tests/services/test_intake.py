@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from connectors.bus.memory import MemoryBus
 from schemas.events import TOPIC_RECEIVED, LeadReceived
@@ -17,6 +18,7 @@ from services.logs import configure
 from services.settings import Settings
 from services.web import create_app
 from tests.conftest import CONFIG_DIR
+from tests.connectors.store.examples import routed
 from tests.examples import EXAMPLE
 from tests.servers import serve
 
@@ -28,6 +30,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 class Intake:
     client: httpx.AsyncClient
     bus: MemoryBus
+    app: Starlette
 
     def published(self) -> list[LeadReceived]:
         return [LeadReceived.model_validate_json(v) for v in self.bus.values(TOPIC_RECEIVED)]
@@ -39,7 +42,7 @@ async def intake(tmp_path: Path) -> AsyncIterator[Intake]:
     bus = MemoryBus()
     app = create_app(settings, ("intake",), build=lambda: bootstrap(settings, bus=bus))
     async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
-        yield Intake(client, bus)
+        yield Intake(client, bus, app)
 
 
 async def test_accepts_the_example_lead_and_publishes_it(intake: Intake) -> None:
@@ -193,6 +196,9 @@ async def test_reading_leads_needs_the_token(intake: Intake) -> None:
         "since=9999-12-31T23:59:59-01:00",
         "since=0001-01-01T00:00:00%2B01:00",
         "status=Qualified",  # statuses are lower-case: it answered an empty list
+        "limit=1001",
+        "after=not-a-cursor",
+        "after=WyJ5ZXN0ZXJkYXkiLCJsZWFkLTEiXQ",  # a cursor whose time is not a time
     ],
 )
 async def test_bad_list_query_is_400(intake: Intake, query: str) -> None:
@@ -240,3 +246,20 @@ async def test_hostile_json_is_400_not_500(intake: Intake, body: bytes) -> None:
 
 async def test_a_non_ascii_digit_limit_is_400(intake: Intake) -> None:
     _assert_error(await intake.client.get("/v1/leads?limit=\u00b2", headers=AUTH), 400, "malformed")
+
+
+async def test_the_list_pages_on_with_the_next_cursor(intake: Intake) -> None:
+    for n in range(1, 6):
+        await intake.app.state.container.store.record_decision(routed(n))
+    seen, after = [], None
+    while True:
+        query = {"limit": "2"} | ({"after": after} if after else {})
+        body = (await intake.client.get("/v1/leads", params=query, headers=AUTH)).json()
+        seen += [lead["lead_id"] for lead in body["leads"]]
+        assert body["count"] == len(body["leads"])
+        after = body["next"]
+        if after is None:
+            break
+    assert seen == [f"lead-{n}" for n in range(5, 0, -1)]
+    whole = (await intake.client.get("/v1/leads", params={"limit": "5"}, headers=AUTH)).json()
+    assert whole["count"] == 5 and whole["next"] is None
