@@ -596,6 +596,13 @@ class SqlStore(FollowUps):
             rows = (await conn.execute(query)).mappings().all()
         return [{k: _as_utc(v) for k, v in row.items()} for row in rows]
 
+    @translated
+    async def tier_in_use(self, tier: str) -> bool:
+        """Whether any lead's current decision carries ``tier`` (one a config no longer has)."""
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(select(literal(1)).where(leads.c.tier == tier).limit(1))
+        return found is not None
+
     async def claim_inbound(
         self, source: str, event_id: str, now: datetime, stale: timedelta, digest: str | None = None
     ) -> Claim:

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.store.sql import LeadFilter
+from schemas.config import TIERS
 from schemas.decision import Status
 from schemas.lead import utc_iso
 from services.errors import Malformed, Unauthorized
@@ -123,7 +124,17 @@ def _filter(request: Request) -> LeadFilter:
 async def list_leads(request: Request) -> JSONResponse:
     authenticate(request)
     where = _filter(request)
-    rows = await request.app.state.container.store.list_leads(where)
+    store = request.app.state.container.store
+    rows = await store.list_leads(where)
+    if (
+        not rows
+        and where.tier is not None
+        and where.tier not in TIERS
+        and not await store.tier_in_use(where.tier)
+    ):
+        # Checked only when nothing matched: a typo would answer an empty list. A tier a config
+        # no longer has stays queryable while decisions carry it.
+        raise Malformed(f"'tier' must be one of {', '.join(TIERS)} (or a tier stored decisions still carry)")
     page, more = rows[: where.limit - 1], len(rows) == where.limit
     body = {
         "leads": [_public(r) for r in page],

@@ -263,3 +263,18 @@ async def test_the_list_pages_on_with_the_next_cursor(intake: Intake) -> None:
     assert seen == [f"lead-{n}" for n in range(5, 0, -1)]
     whole = (await intake.client.get("/v1/leads", params={"limit": "5"}, headers=AUTH)).json()
     assert whole["count"] == 5 and whole["next"] is None
+
+
+async def test_a_tier_no_config_or_decision_has_is_400_naming_the_tiers(intake: Intake) -> None:
+    store = intake.app.state.container.store
+    await store.record_decision(routed(1))
+    old = routed(2).model_copy(
+        update={"evaluation": routed(2).evaluation.model_copy(update={"tier": "gold"})}
+    )
+    await store.record_decision(old)  # decided under a config whose tiers had other names
+    typo = await intake.client.get("/v1/leads?tier=typo", headers=AUTH)
+    assert "hot, warm, nurture, disqualified" in _assert_error(typo, 400, "malformed")["detail"]  # type: ignore[operator]
+    gold = (await intake.client.get("/v1/leads?tier=gold", headers=AUTH)).json()
+    assert [lead["lead_id"] for lead in gold["leads"]] == ["lead-2"]
+    warm = await intake.client.get("/v1/leads?tier=warm", headers=AUTH)  # configured, none yet
+    assert warm.status_code == 200 and warm.json()["leads"] == []

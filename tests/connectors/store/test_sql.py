@@ -105,6 +105,16 @@ async def test_pages_after_a_cursor_neither_repeat_nor_skip_while_leads_arrive(s
     assert [r["lead_id"] for r in web] == ["lead-1"]
 
 
+async def test_a_tier_is_in_use_while_a_current_decision_carries_it(store: SqlStore) -> None:
+    await store.record_decision(routed(1, lead_id="L"))
+    renamed = routed(2).model_copy(
+        update={"evaluation": routed(2).evaluation.model_copy(update={"tier": "gold"})}
+    )
+    await store.record_decision(renamed)
+    assert await store.tier_in_use("gold") and await store.tier_in_use("hot")
+    assert not await store.tier_in_use("typo")
+
+
 async def test_rotation_gives_each_turn_once_across_replicas(database_url: str) -> None:
     replicas = [SqlStore(make_engine(database_url)) for _ in range(3)]
     for replica in replicas:
