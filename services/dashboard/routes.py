@@ -23,7 +23,7 @@ from services.dashboard.queries import DashboardQueries
 from services.dashboard.render import page
 from services.dashboard.svg import bar_chart
 from services.dashboard.timeline import timeline
-from services.errors import NotFound, TooLarge
+from services.errors import NotALead, NotFound, TooLarge
 from services.intake.body import read_body
 from services.logs import get_logger
 from services.model.drift import daily
@@ -186,6 +186,8 @@ async def _post_review(request: Request, session: Session) -> Response:
         await apply_review(request.app.state.container, lead_id, body, request.app.state.clock())
     except NotFound:
         return page("error.html", 404, message="No decision for this lead yet.", session=session)
+    except NotALead:
+        return page("error.html", 422, message="That owner is not on any team.", session=session)
     return _to(f"/dashboard/review?done={body.action}")
 
 

@@ -104,6 +104,9 @@ async def test_review_approve_and_override_round_trip_to_the_crm(live: Live) -> 
         f"/dashboard/review/{second.lead_id}", data={"csrf": csrf, "action": "maybe"}
     )
     assert bad.status_code == 422
+    stranger = {"csrf": csrf, "action": "override", "owner": "nobody.here"}
+    unknown = await live.client.post(f"/dashboard/review/{second.lead_id}", data=stranger)
+    assert unknown.status_code == 422 and "not on any team" in unknown.text
     assert "Nothing waiting for review" in (await live.client.get("/dashboard/review")).text
 
     for value in live.bus.values(TOPIC_ROUTED):  # the writer's work
