@@ -24,6 +24,7 @@ from services.dashboard.render import page
 from services.dashboard.svg import bar_chart
 from services.dashboard.timeline import timeline
 from services.errors import NotALead, NotFound, TooLarge
+from services.intake import guessing
 from services.intake.body import read_body
 from services.logs import get_logger
 from services.model.drift import daily
@@ -89,12 +90,20 @@ async def login_form(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
+    wait = guessing.retry_after(request)
+    if wait:
+        log.info("dashboard_login_throttled", retry_after=wait)
+        error = f"Too many failed logins from your address: try again in {wait} s."
+        answer = page("login.html", 429, session=None, error=error)
+        answer.headers["Retry-After"] = str(wait)
+        return answer
     try:
         form = await _form(request)
     except TooLarge:
         return page("login.html", 413, session=None, error="That form is too large.")
     token = form.get("token")
     if not isinstance(token, str) or not _sessions(request).token_ok(token):
+        guessing.failed(request)
         log.info("dashboard_login_refused")
         return page("login.html", 401, session=None, error="That token is not valid.")
     response = _to("/dashboard/stream")

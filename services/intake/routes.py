@@ -17,7 +17,8 @@ from connectors.store.sql import LeadFilter
 from schemas.config import TIERS
 from schemas.decision import Status
 from schemas.lead import utc_iso
-from services.errors import Malformed, Unauthorized
+from services.errors import Malformed, RateLimited, Unauthorized
+from services.intake import guessing
 from services.intake.body import parse_json, read_body, require_json
 from services.intake.publish import Outcome, lead_inbound
 from services.intake.respond import parse_lead, publish_all
@@ -30,11 +31,19 @@ LEAD_KEYS = (
 
 
 def authenticate(request: Request) -> None:
+    """401 for a missing or wrong bearer token; 429 while this client has failed too often."""
     expected: str = request.app.state.api_token
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("missing 'Authorization: Bearer <token>' header")
+    wait = guessing.retry_after(request)
+    if wait:
+        raise RateLimited(
+            f"more than {guessing.FAILURES_PER_MINUTE} wrong tokens a minute from this address",
+            headers={"Retry-After": str(wait)},
+        )
     if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        guessing.failed(request)
         raise Unauthorized("the bearer token is not valid")
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from schemas.events import TOPIC_DLQ, TOPIC_RECEIVED, TOPIC_ROUTED, DeadLetter, LeadRouted
 from services.dashboard.auth import COOKIE
 from services.qualifier.service import Qualifier
-from tests.dashboard.conftest import CONFIG, NOW, XSS, Live, received
+from tests.dashboard.conftest import CONFIG, NOW, TOKEN, XSS, Live, received
 
 PAGES = ["/dashboard/stream", "/dashboard/review", "/dashboard/charts", "/dashboard/drift", "/dashboard/dlq"]
 
@@ -29,6 +29,18 @@ async def test_a_wrong_token_is_refused_and_sets_no_cookie(live: Live) -> None:
     assert answer.status_code == 401
     assert COOKIE not in answer.cookies
     assert (await live.client.get("/dashboard/stream")).status_code == 303
+
+
+async def test_failed_logins_from_one_address_are_limited(live: Live) -> None:
+    await live.login()  # a success costs nothing
+    for _ in range(10):
+        assert (await live.client.post("/dashboard/login", data={"token": "guess-1234"})).status_code == 401
+    limited = await live.client.post("/dashboard/login", data={"token": TOKEN})  # even the right one
+    assert limited.status_code == 429 and 0 < int(limited.headers["retry-after"]) <= 6
+    assert "Too many failed logins" in limited.text and "guess-1234" not in limited.text
+    assert COOKIE not in limited.cookies
+    api = await live.client.get("/v1/leads", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert api.status_code == 429 and api.json()["error"] == "rate_limited"  # one budget per address
 
 
 async def test_a_forged_cookie_is_refused(live: Live) -> None:

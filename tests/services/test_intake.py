@@ -278,3 +278,24 @@ async def test_a_tier_no_config_or_decision_has_is_400_naming_the_tiers(intake: 
     assert [lead["lead_id"] for lead in gold["leads"]] == ["lead-2"]
     warm = await intake.client.get("/v1/leads?tier=warm", headers=AUTH)  # configured, none yet
     assert warm.status_code == 200 and warm.json()["leads"] == []
+
+
+async def test_wrong_tokens_from_one_address_are_limited_and_right_ones_cost_nothing(
+    intake: Intake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure("info")
+    moment = [0.0]
+    intake.app.state.monotonic = lambda: moment[0]
+    for _ in range(20):  # successes are never counted
+        assert (await intake.client.get("/v1/leads", headers=AUTH)).status_code == 200
+    wrong = {"Authorization": "Bearer guess-1234"}
+    for _ in range(10):
+        _assert_error(await intake.client.get("/v1/leads", headers=wrong), 401, "unauthorized")
+    limited = await intake.client.get("/v1/leads", headers=wrong)
+    assert "wrong tokens" in _assert_error(limited, 429, "rate_limited")["detail"]  # type: ignore[operator]
+    assert limited.headers["retry-after"] == "6" and "guess-1234" not in limited.text
+    # While limited even the right token is refused unread: a right guess must look like a wrong one.
+    _assert_error(await intake.client.get("/v1/leads", headers=AUTH), 429, "rate_limited")
+    moment[0] += 6
+    assert (await intake.client.get("/v1/leads", headers=AUTH)).status_code == 200
+    assert "guess-1234" not in capsys.readouterr().err
