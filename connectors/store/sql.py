@@ -49,6 +49,7 @@ from connectors.store.routing import (
     notifications,
     slas,
 )
+from connectors.store.sessions import EndedSessions
 from schemas.decision import RotationState, Take
 from schemas.events import LeadRouted
 
@@ -284,7 +285,7 @@ def _lead_row(routed: LeadRouted) -> dict[str, Any]:
     }
 
 
-class SqlStore(FollowUps):
+class SqlStore(FollowUps, EndedSessions):
     def __init__(self, engine: AsyncEngine, *, migrate: bool = True) -> None:
         self.engine = engine
         self._autocommit = autocommit_engine(engine)  # for single statements: the claims

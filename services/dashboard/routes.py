@@ -56,6 +56,14 @@ def _sessions(request: Request) -> Sessions:
     return sessions
 
 
+async def _current(request: Request) -> Session | None:
+    """The request's session: signed, unexpired, and not logged out (on any replica)."""
+    session = _sessions(request).current(request)
+    if session is not None and await request.app.state.container.store.session_ended(session.sid):
+        return None
+    return session
+
+
 def _to(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
@@ -65,7 +73,7 @@ def logged_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     session's CSRF token."""
 
     async def endpoint(request: Request) -> Response:
-        session = _sessions(request).current(request)
+        session = await _current(request)
         if session is None:
             if request.method == "GET":
                 return _to("/dashboard/login")
@@ -84,7 +92,7 @@ def logged_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def login_form(request: Request) -> Response:
-    if _sessions(request).current(request) is not None:
+    if await _current(request) is not None:
         return _to("/dashboard/stream")
     return page("login.html", session=None)
 
@@ -113,8 +121,16 @@ async def login(request: Request) -> Response:
 
 
 async def _logout(request: Request, session: Session) -> Response:
+    # Deleting the cookie is not enough: a copy of it (another tab's, a stolen one) would stay
+    # valid until it expires. The store refuses it on every replica from now on.
+    now = request.app.state.clock()
+    sessions = _sessions(request)
+    await request.app.state.container.store.end_session(
+        session.sid, now + timedelta(seconds=sessions.max_age), now
+    )
     response = _to("/dashboard/login")
     Sessions.end(response)
+    log.info("dashboard_logout")
     return response
 
 

@@ -61,6 +61,22 @@ async def test_login_sets_a_strict_http_only_cookie_and_logout_ends_it(live: Liv
     assert (await live.client.get("/dashboard/stream")).status_code == 303
 
 
+async def test_a_copy_of_the_cookie_is_refused_after_logout(live: Live) -> None:
+    csrf = await live.login()
+    kept = live.client.cookies.get(COOKIE)
+    assert kept is not None
+    assert (await live.client.post("/dashboard/logout", data={"csrf": csrf})).status_code == 303
+    live.client.cookies.set(COOKIE, kept, path="/dashboard")  # replayed: another tab, or stolen
+    answer = await live.client.get("/dashboard/stream")
+    assert answer.status_code == 303 and answer.headers["location"] == "/dashboard/login"
+    assert (await live.client.get("/dashboard/login")).status_code == 200  # the form, not a loop
+    posted = await live.client.post("/dashboard/dlq/replay", data={"csrf": csrf, "ref": "all"})
+    assert posted.status_code == 401
+    live.client.cookies.clear()
+    await live.login()  # a new session works
+    assert (await live.client.get("/dashboard/stream")).status_code == 200
+
+
 async def test_pages_render_the_leads(live: Live) -> None:
     await live.login()
     for path in PAGES:

@@ -115,6 +115,23 @@ async def test_a_tier_is_in_use_while_a_current_decision_carries_it(store: SqlSt
     assert not await store.tier_in_use("typo")
 
 
+async def test_an_ended_session_is_ended_for_every_replica_until_it_expires(database_url: str) -> None:
+    one, other = SqlStore(make_engine(database_url)), SqlStore(make_engine(database_url))
+    await one.start()
+    await other.start()
+    try:
+        await one.end_session("old", T0 + timedelta(hours=1), T0)
+        await one.end_session("sid-1", T0 + timedelta(hours=12), T0)
+        await one.end_session("sid-1", T0 + timedelta(hours=12), T0)  # a double-clicked logout
+        assert await other.session_ended("sid-1") and not await other.session_ended("sid-2")
+        await other.end_session("sid-2", T0 + timedelta(hours=14), T0 + timedelta(hours=2))
+        assert not await one.session_ended("old")  # its cookie has expired: no longer kept
+        assert await one.session_ended("sid-1") and await one.session_ended("sid-2")
+    finally:
+        await one.close()
+        await other.close()
+
+
 async def test_rotation_gives_each_turn_once_across_replicas(database_url: str) -> None:
     replicas = [SqlStore(make_engine(database_url)) for _ in range(3)]
     for replica in replicas:
