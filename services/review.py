@@ -25,7 +25,7 @@ from schemas.lead import utc_iso
 from services.core.routing import first_touch_due
 from services.errors import Malformed, NotALead, NotFound
 from services.intake.body import parse_json, read_body, require_json
-from services.intake.openapi_parts import error, json_body
+from services.intake.openapi_parts import GUESSING, error, json_body
 from services.intake.routes import authenticate
 from services.logs import get_logger
 from services.notify import outgoing
@@ -130,8 +130,22 @@ async def _same_note(store: Any, current: LeadRouted, body: ReviewBody) -> bool:
 _reviewing: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
 
+def unknown_owner(body: ReviewBody, routing: Any) -> NotALead | None:
+    """The error for an owner no team in routing.yaml lists (a typo would have been written to
+    the CRM as the lead's owner, with no team, deadline or notification reaching anyone)."""
+    if body.owner is None or routing.member(body.owner) is not None:
+        return None
+    members = sorted({m.id for t in routing.teams for m in t.members})
+    problem = f"'{body.owner}' is not a member of any team in routing.yaml (one of {', '.join(members)})"
+    return NotALead(f"owner: {problem}", extra={"fields": [{"field": "owner", "problem": problem}]})
+
+
 async def apply_review(container: Any, lead_id: str, body: ReviewBody, now: datetime) -> dict[str, Any]:
-    """Record a reviewer's call and publish it (the API and the dashboard share this)."""
+    """Record a reviewer's call and publish it (the API and the dashboard share this); NotALead
+    for an owner routing.yaml does not list."""
+    refused = unknown_owner(body, container.config.routing)
+    if refused is not None:
+        raise refused
     lock = _reviewing.setdefault(lead_id, asyncio.Lock())
     async with lock:
         return await _apply_review(container, lead_id, body, now)
@@ -245,6 +259,7 @@ def _paths() -> dict[str, Any]:
 
     common = {
         "401": error("Missing or wrong bearer token"),
+        "429": GUESSING,
         "404": error("No decision for this lead yet"),
         "413": error("Body too large"),
         "415": error("Not JSON"),
@@ -278,6 +293,7 @@ def _paths() -> dict[str, Any]:
                     ),
                     "400": error("A bad query parameter"),
                     "401": error("Missing or wrong bearer token"),
+                    "429": GUESSING,
                 },
             }
         },

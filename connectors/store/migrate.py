@@ -32,12 +32,13 @@ class SchemaOutOfDate(FatalConnectorError):
 
 
 def target_metadata() -> MetaData:
-    """Every table in the store's database: the store's own, routing's and the local CRM's."""
+    """Every table in the store's database: the store's own, routing's, the dashboard's ended
+    sessions and the local CRM's."""
     from connectors.crm import local  # here: both modules call prepare() from this one
-    from connectors.store import routing, sql
+    from connectors.store import routing, sessions, sql
 
     combined = MetaData()
-    for source in (sql.metadata, routing.routing_metadata, local.metadata):
+    for source in (sql.metadata, routing.routing_metadata, sessions.sessions_metadata, local.metadata):
         for table in source.tables.values():
             table.to_metadata(combined)
     return combined

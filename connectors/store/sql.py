@@ -20,11 +20,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     bindparam,
     cast,
     delete,
     func,
     literal,
+    or_,
     select,
     text,
     tuple_,
@@ -47,6 +49,7 @@ from connectors.store.routing import (
     notifications,
     slas,
 )
+from connectors.store.sessions import EndedSessions
 from schemas.decision import RotationState, Take
 from schemas.events import LeadRouted
 
@@ -226,6 +229,9 @@ class LeadFilter:
     tier: str | None = None
     since: datetime | None = None
     limit: int = 50
+    # Keyset: only leads after this (received_at, lead_id) in the list's order (newest first), so
+    # a page boundary stays put while newer leads arrive (an offset would shift under them).
+    after: tuple[datetime, str] | None = None
 
 
 def _as_utc(value: Any) -> Any:
@@ -279,7 +285,7 @@ def _lead_row(routed: LeadRouted) -> dict[str, Any]:
     }
 
 
-class SqlStore(FollowUps):
+class SqlStore(FollowUps, EndedSessions):
     def __init__(self, engine: AsyncEngine, *, migrate: bool = True) -> None:
         self.engine = engine
         self._autocommit = autocommit_engine(engine)  # for single statements: the claims
@@ -572,7 +578,7 @@ class SqlStore(FollowUps):
 
     @translated
     async def list_leads(self, where: LeadFilter) -> list[dict[str, Any]]:
-        query = select(leads).order_by(leads.c.received_at.desc(), leads.c.lead_id).limit(where.limit)
+        query = select(leads).order_by(leads.c.received_at.desc(), leads.c.lead_id.desc()).limit(where.limit)
         for column, value in (
             (leads.c.source, where.source),
             (leads.c.status, where.status),
@@ -582,9 +588,21 @@ class SqlStore(FollowUps):
                 query = query.where(column == value)
         if where.since is not None:
             query = query.where(leads.c.received_at >= where.since)
+        if where.after is not None:
+            at, lead_id = where.after
+            query = query.where(
+                or_(leads.c.received_at < at, and_(leads.c.received_at == at, leads.c.lead_id < lead_id))
+            )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [{k: _as_utc(v) for k, v in row.items()} for row in rows]
+
+    @translated
+    async def tier_in_use(self, tier: str) -> bool:
+        """Whether any lead's current decision carries ``tier`` (one a config no longer has)."""
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(select(literal(1)).where(leads.c.tier == tier).limit(1))
+        return found is not None
 
     async def claim_inbound(
         self, source: str, event_id: str, now: datetime, stale: timedelta, digest: str | None = None

@@ -3,7 +3,9 @@
 The cookie holds only a random session id and the CSRF token, signed (itsdangerous) with the
 dashboard secret and timestamped, so it expires without server state. It is HttpOnly,
 SameSite=Strict, and Secure when the request came over https. A new login token ends every
-session opened with the old one.
+session opened with the old one. Logging out ends the session for good: the store keeps its id
+as ended until the cookie would have expired (connectors/store/sessions.py), and every page
+checks it (routes._current).
 """
 
 from __future__ import annotations

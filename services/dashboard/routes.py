@@ -23,7 +23,8 @@ from services.dashboard.queries import DashboardQueries
 from services.dashboard.render import page
 from services.dashboard.svg import bar_chart
 from services.dashboard.timeline import timeline
-from services.errors import NotFound, TooLarge
+from services.errors import NotALead, NotFound, TooLarge
+from services.intake import guessing
 from services.intake.body import read_body
 from services.logs import get_logger
 from services.model.drift import daily
@@ -55,6 +56,14 @@ def _sessions(request: Request) -> Sessions:
     return sessions
 
 
+async def _current(request: Request) -> Session | None:
+    """The request's session: signed, unexpired, and not logged out (on any replica)."""
+    session = _sessions(request).current(request)
+    if session is not None and await request.app.state.container.store.session_ended(session.sid):
+        return None
+    return session
+
+
 def _to(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
@@ -64,7 +73,7 @@ def logged_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     session's CSRF token."""
 
     async def endpoint(request: Request) -> Response:
-        session = _sessions(request).current(request)
+        session = await _current(request)
         if session is None:
             if request.method == "GET":
                 return _to("/dashboard/login")
@@ -83,18 +92,26 @@ def logged_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def login_form(request: Request) -> Response:
-    if _sessions(request).current(request) is not None:
+    if await _current(request) is not None:
         return _to("/dashboard/stream")
     return page("login.html", session=None)
 
 
 async def login(request: Request) -> Response:
+    wait = guessing.retry_after(request)
+    if wait:
+        log.info("dashboard_login_throttled", retry_after=wait)
+        error = f"Too many failed logins from your address: try again in {wait} s."
+        answer = page("login.html", 429, session=None, error=error)
+        answer.headers["Retry-After"] = str(wait)
+        return answer
     try:
         form = await _form(request)
     except TooLarge:
         return page("login.html", 413, session=None, error="That form is too large.")
     token = form.get("token")
     if not isinstance(token, str) or not _sessions(request).token_ok(token):
+        guessing.failed(request)
         log.info("dashboard_login_refused")
         return page("login.html", 401, session=None, error="That token is not valid.")
     response = _to("/dashboard/stream")
@@ -104,8 +121,16 @@ async def login(request: Request) -> Response:
 
 
 async def _logout(request: Request, session: Session) -> Response:
+    # Deleting the cookie is not enough: a copy of it (another tab's, a stolen one) would stay
+    # valid until it expires. The store refuses it on every replica from now on.
+    now = request.app.state.clock()
+    sessions = _sessions(request)
+    await request.app.state.container.store.end_session(
+        session.sid, now + timedelta(seconds=sessions.max_age), now
+    )
     response = _to("/dashboard/login")
     Sessions.end(response)
+    log.info("dashboard_logout")
     return response
 
 
@@ -186,6 +211,8 @@ async def _post_review(request: Request, session: Session) -> Response:
         await apply_review(request.app.state.container, lead_id, body, request.app.state.clock())
     except NotFound:
         return page("error.html", 404, message="No decision for this lead yet.", session=session)
+    except NotALead:
+        return page("error.html", 422, message="That owner is not on any team.", session=session)
     return _to(f"/dashboard/review?done={body.action}")
 
 

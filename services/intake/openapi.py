@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 from schemas.decision import FitResult, Reason
 from schemas.lead import Lead
 from services.forget import OPENAPI_PATHS as FORGET_PATHS
-from services.intake.openapi_parts import WEBHOOK_ERRORS, error, json_body
+from services.intake.openapi_parts import GUESSING, WEBHOOK_ERRORS, error, json_body
 from services.intake.requalify_route import OPENAPI_PATHS as REQUALIFY_PATHS
 from services.intake.webhooks import OPENAPI_PATHS
 from services.review import OPENAPI_PATHS as REVIEW_PATHS
@@ -37,14 +37,15 @@ def _lead_api() -> dict[str, Any]:
                     "202": {"description": "On the bus", **_ids()},
                     "200": {"description": "A repeat of an Idempotency-Key already accepted", **_ids()},
                     **{k: v for k, v in WEBHOOK_ERRORS.items() if k not in ("404",)},
+                    "429": GUESSING,  # no source's rate here: only the guessing limit
                 },
             },
             "get": {
-                "summary": "Recent leads, newest first",
+                "summary": "Leads, newest first, a page at a time ('after' = the previous page's 'next')",
                 "security": bearer,
                 "parameters": [
                     {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                    for n in ("source", "tier", "since")
+                    for n in ("source", "tier", "since", "after")
                 ]
                 + [
                     {
@@ -69,10 +70,11 @@ def _lead_api() -> dict[str, Any]:
                             "application/json": {
                                 "schema": {
                                     "type": "object",
-                                    "required": ["leads", "count"],
+                                    "required": ["leads", "count", "next"],
                                     "properties": {
                                         "leads": {"type": "array", "items": lead_view},
                                         "count": {"type": "integer"},
+                                        "next": {"anyOf": [{"type": "string"}, {"type": "null"}]},
                                     },
                                 }
                             }
@@ -80,6 +82,7 @@ def _lead_api() -> dict[str, Any]:
                     },
                     "400": error("A bad query parameter"),
                     "401": error("Missing or wrong bearer token"),
+                    "429": GUESSING,
                 },
             },
         },
@@ -96,6 +99,7 @@ def _lead_api() -> dict[str, Any]:
                         "content": {"application/json": {"schema": lead_view}},
                     },
                     "401": error("Missing or wrong bearer token"),
+                    "429": GUESSING,
                     "404": error("No decision for this lead yet"),
                 },
             }

@@ -33,6 +33,9 @@ WEBHOOK_ERRORS: dict[str, Any] = {
     ),
 }
 
+# Every bearer route's answer while its client has sent too many wrong tokens (services.intake.guessing).
+GUESSING = error("Too many wrong bearer tokens from this address; retry after Retry-After", retry_after=True)
+
 ACCEPTED: dict[str, Any] = {
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}},
 }

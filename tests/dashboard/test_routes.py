@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from schemas.events import TOPIC_DLQ, TOPIC_RECEIVED, TOPIC_ROUTED, DeadLetter, LeadRouted
 from services.dashboard.auth import COOKIE
 from services.qualifier.service import Qualifier
-from tests.dashboard.conftest import CONFIG, NOW, XSS, Live, received
+from tests.dashboard.conftest import CONFIG, NOW, TOKEN, XSS, Live, received
 
 PAGES = ["/dashboard/stream", "/dashboard/review", "/dashboard/charts", "/dashboard/drift", "/dashboard/dlq"]
 
@@ -31,6 +31,18 @@ async def test_a_wrong_token_is_refused_and_sets_no_cookie(live: Live) -> None:
     assert (await live.client.get("/dashboard/stream")).status_code == 303
 
 
+async def test_failed_logins_from_one_address_are_limited(live: Live) -> None:
+    await live.login()  # a success costs nothing
+    for _ in range(10):
+        assert (await live.client.post("/dashboard/login", data={"token": "guess-1234"})).status_code == 401
+    limited = await live.client.post("/dashboard/login", data={"token": TOKEN})  # even the right one
+    assert limited.status_code == 429 and 0 < int(limited.headers["retry-after"]) <= 6
+    assert "Too many failed logins" in limited.text and "guess-1234" not in limited.text
+    assert COOKIE not in limited.cookies
+    api = await live.client.get("/v1/leads", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert api.status_code == 429 and api.json()["error"] == "rate_limited"  # one budget per address
+
+
 async def test_a_forged_cookie_is_refused(live: Live) -> None:
     live.client.cookies.set(COOKIE, "eyJzaWQiOiJ4IiwiY3NyZiI6InkifQ.forged.sig", path="/dashboard")
     assert (await live.client.get("/dashboard/stream")).status_code == 303
@@ -47,6 +59,22 @@ async def test_login_sets_a_strict_http_only_cookie_and_logout_ends_it(live: Liv
     csrf = await live.login()
     assert (await live.client.post("/dashboard/logout", data={"csrf": csrf})).status_code == 303
     assert (await live.client.get("/dashboard/stream")).status_code == 303
+
+
+async def test_a_copy_of_the_cookie_is_refused_after_logout(live: Live) -> None:
+    csrf = await live.login()
+    kept = live.client.cookies.get(COOKIE)
+    assert kept is not None
+    assert (await live.client.post("/dashboard/logout", data={"csrf": csrf})).status_code == 303
+    live.client.cookies.set(COOKIE, kept, path="/dashboard")  # replayed: another tab, or stolen
+    answer = await live.client.get("/dashboard/stream")
+    assert answer.status_code == 303 and answer.headers["location"] == "/dashboard/login"
+    assert (await live.client.get("/dashboard/login")).status_code == 200  # the form, not a loop
+    posted = await live.client.post("/dashboard/dlq/replay", data={"csrf": csrf, "ref": "all"})
+    assert posted.status_code == 401
+    live.client.cookies.clear()
+    await live.login()  # a new session works
+    assert (await live.client.get("/dashboard/stream")).status_code == 200
 
 
 async def test_pages_render_the_leads(live: Live) -> None:
@@ -104,6 +132,9 @@ async def test_review_approve_and_override_round_trip_to_the_crm(live: Live) -> 
         f"/dashboard/review/{second.lead_id}", data={"csrf": csrf, "action": "maybe"}
     )
     assert bad.status_code == 422
+    stranger = {"csrf": csrf, "action": "override", "owner": "nobody.here"}
+    unknown = await live.client.post(f"/dashboard/review/{second.lead_id}", data=stranger)
+    assert unknown.status_code == 422 and "not on any team" in unknown.text
     assert "Nothing waiting for review" in (await live.client.get("/dashboard/review")).text
 
     for value in live.bus.values(TOPIC_ROUTED):  # the writer's work

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from connectors.bus.memory import MemoryBus
 from schemas.events import TOPIC_RECEIVED, LeadReceived
@@ -17,6 +18,7 @@ from services.logs import configure
 from services.settings import Settings
 from services.web import create_app
 from tests.conftest import CONFIG_DIR
+from tests.connectors.store.examples import routed
 from tests.examples import EXAMPLE
 from tests.servers import serve
 
@@ -28,6 +30,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 class Intake:
     client: httpx.AsyncClient
     bus: MemoryBus
+    app: Starlette
 
     def published(self) -> list[LeadReceived]:
         return [LeadReceived.model_validate_json(v) for v in self.bus.values(TOPIC_RECEIVED)]
@@ -39,7 +42,7 @@ async def intake(tmp_path: Path) -> AsyncIterator[Intake]:
     bus = MemoryBus()
     app = create_app(settings, ("intake",), build=lambda: bootstrap(settings, bus=bus))
     async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
-        yield Intake(client, bus)
+        yield Intake(client, bus, app)
 
 
 async def test_accepts_the_example_lead_and_publishes_it(intake: Intake) -> None:
@@ -193,6 +196,9 @@ async def test_reading_leads_needs_the_token(intake: Intake) -> None:
         "since=9999-12-31T23:59:59-01:00",
         "since=0001-01-01T00:00:00%2B01:00",
         "status=Qualified",  # statuses are lower-case: it answered an empty list
+        "limit=1001",
+        "after=not-a-cursor",
+        "after=WyJ5ZXN0ZXJkYXkiLCJsZWFkLTEiXQ",  # a cursor whose time is not a time
     ],
 )
 async def test_bad_list_query_is_400(intake: Intake, query: str) -> None:
@@ -240,3 +246,56 @@ async def test_hostile_json_is_400_not_500(intake: Intake, body: bytes) -> None:
 
 async def test_a_non_ascii_digit_limit_is_400(intake: Intake) -> None:
     _assert_error(await intake.client.get("/v1/leads?limit=\u00b2", headers=AUTH), 400, "malformed")
+
+
+async def test_the_list_pages_on_with_the_next_cursor(intake: Intake) -> None:
+    for n in range(1, 6):
+        await intake.app.state.container.store.record_decision(routed(n))
+    seen, after = [], None
+    while True:
+        query = {"limit": "2"} | ({"after": after} if after else {})
+        body = (await intake.client.get("/v1/leads", params=query, headers=AUTH)).json()
+        seen += [lead["lead_id"] for lead in body["leads"]]
+        assert body["count"] == len(body["leads"])
+        after = body["next"]
+        if after is None:
+            break
+    assert seen == [f"lead-{n}" for n in range(5, 0, -1)]
+    whole = (await intake.client.get("/v1/leads", params={"limit": "5"}, headers=AUTH)).json()
+    assert whole["count"] == 5 and whole["next"] is None
+
+
+async def test_a_tier_no_config_or_decision_has_is_400_naming_the_tiers(intake: Intake) -> None:
+    store = intake.app.state.container.store
+    await store.record_decision(routed(1))
+    old = routed(2).model_copy(
+        update={"evaluation": routed(2).evaluation.model_copy(update={"tier": "gold"})}
+    )
+    await store.record_decision(old)  # decided under a config whose tiers had other names
+    typo = await intake.client.get("/v1/leads?tier=typo", headers=AUTH)
+    assert "hot, warm, nurture, disqualified" in _assert_error(typo, 400, "malformed")["detail"]  # type: ignore[operator]
+    gold = (await intake.client.get("/v1/leads?tier=gold", headers=AUTH)).json()
+    assert [lead["lead_id"] for lead in gold["leads"]] == ["lead-2"]
+    warm = await intake.client.get("/v1/leads?tier=warm", headers=AUTH)  # configured, none yet
+    assert warm.status_code == 200 and warm.json()["leads"] == []
+
+
+async def test_wrong_tokens_from_one_address_are_limited_and_right_ones_cost_nothing(
+    intake: Intake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure("info")
+    moment = [0.0]
+    intake.app.state.monotonic = lambda: moment[0]
+    for _ in range(20):  # successes are never counted
+        assert (await intake.client.get("/v1/leads", headers=AUTH)).status_code == 200
+    wrong = {"Authorization": "Bearer guess-1234"}
+    for _ in range(10):
+        _assert_error(await intake.client.get("/v1/leads", headers=wrong), 401, "unauthorized")
+    limited = await intake.client.get("/v1/leads", headers=wrong)
+    assert "wrong tokens" in _assert_error(limited, 429, "rate_limited")["detail"]  # type: ignore[operator]
+    assert limited.headers["retry-after"] == "6" and "guess-1234" not in limited.text
+    # While limited even the right token is refused unread: a right guess must look like a wrong one.
+    _assert_error(await intake.client.get("/v1/leads", headers=AUTH), 429, "rate_limited")
+    moment[0] += 6
+    assert (await intake.client.get("/v1/leads", headers=AUTH)).status_code == 200
+    assert "guess-1234" not in capsys.readouterr().err

@@ -131,6 +131,11 @@ async def test_review_approve_and_override_round_trip_to_the_crm(
         assert left["count"] == 0, left
         bad = await client.post(f"/v1/review/{waiting[0].lead_id}", json={"action": "maybe"}, headers=AUTH)
         assert bad.status_code == 422
+        stranger = {"action": "override", "owner": "ana.garica"}  # a typo: nobody would get the lead
+        typo = await client.post(f"/v1/review/{waiting[1].lead_id}", json=stranger, headers=AUTH)
+        assert typo.status_code == 422 and typo.json()["error"] == "not_a_lead", typo.text
+        assert "'ana.garica' is not a member" in typo.json()["detail"]
+        assert typo.json()["fields"][0]["field"] == "owner"
         missing = await client.post("/v1/review/nobody", json={"action": "approve"}, headers=AUTH)
         assert missing.status_code == 404
         assert (await client.get("/v1/review")).status_code == 401

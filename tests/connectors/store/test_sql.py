@@ -88,6 +88,50 @@ async def test_list_filters_and_orders_newest_first(store: SqlStore) -> None:
     assert len(await store.list_leads(LeadFilter(limit=2))) == 2
 
 
+async def test_pages_after_a_cursor_neither_repeat_nor_skip_while_leads_arrive(store: SqlStore) -> None:
+    # Leads 1-3 share one received_at: the lead id breaks the tie, so no page splits them wrongly.
+    for n in range(1, 7):
+        lead = routed(n)
+        if n <= 3:
+            lead = lead.model_copy(update={"received_at": T0})
+        await store.record_decision(lead)
+    first = await store.list_leads(LeadFilter(limit=4))
+    assert [r["lead_id"] for r in first] == ["lead-6", "lead-5", "lead-4", "lead-3"]
+    await store.record_decision(routed(7))  # newer than everything: must not shift the next page
+    last = first[-1]
+    rest = await store.list_leads(LeadFilter(limit=4, after=(last["received_at"], last["lead_id"])))
+    assert [r["lead_id"] for r in rest] == ["lead-2", "lead-1"]
+    web = await store.list_leads(LeadFilter(source="web", limit=1, after=(T0, "lead-2")))
+    assert [r["lead_id"] for r in web] == ["lead-1"]
+
+
+async def test_a_tier_is_in_use_while_a_current_decision_carries_it(store: SqlStore) -> None:
+    await store.record_decision(routed(1, lead_id="L"))
+    renamed = routed(2).model_copy(
+        update={"evaluation": routed(2).evaluation.model_copy(update={"tier": "gold"})}
+    )
+    await store.record_decision(renamed)
+    assert await store.tier_in_use("gold") and await store.tier_in_use("hot")
+    assert not await store.tier_in_use("typo")
+
+
+async def test_an_ended_session_is_ended_for_every_replica_until_it_expires(database_url: str) -> None:
+    one, other = SqlStore(make_engine(database_url)), SqlStore(make_engine(database_url))
+    await one.start()
+    await other.start()
+    try:
+        await one.end_session("old", T0 + timedelta(hours=1), T0)
+        await one.end_session("sid-1", T0 + timedelta(hours=12), T0)
+        await one.end_session("sid-1", T0 + timedelta(hours=12), T0)  # a double-clicked logout
+        assert await other.session_ended("sid-1") and not await other.session_ended("sid-2")
+        await other.end_session("sid-2", T0 + timedelta(hours=14), T0 + timedelta(hours=2))
+        assert not await one.session_ended("old")  # its cookie has expired: no longer kept
+        assert await one.session_ended("sid-1") and await one.session_ended("sid-2")
+    finally:
+        await one.close()
+        await other.close()
+
+
 async def test_rotation_gives_each_turn_once_across_replicas(database_url: str) -> None:
     replicas = [SqlStore(make_engine(database_url)) for _ in range(3)]
     for replica in replicas:
