@@ -30,6 +30,7 @@ from schemas.events import TOPIC_RECEIVED, TOPIC_ROUTED
 from schemas.lead import Lead
 from services.bootstrap import bootstrap
 from services.demo import sample_leads
+from services.logs import configure as configure_logging
 from services.settings import Settings
 from services.web import workers_for
 from tests.bench.bench_qualifier import CONFIG_DIR, received
@@ -115,6 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=6000)
     args = parser.parse_args()
+    configure_logging("info")  # the demo qualifier's log lines on stderr; stdout is the result
     print(json.dumps(run(args.n)))
 
 
