@@ -51,6 +51,9 @@ class Provider(Protocol):
     name: str
     cost_per_call: float  # USD per call made (cache hits and skips are free)
     fills: frozenset[str]  # the paths it can fill
+    # Optional: True for a provider that answers from memory without awaiting anything. The
+    # waterfall sets no timeout on it (a timeout only fires at an await: it could not interrupt
+    # one anyway, and its timer cost a tenth of a local lookup).
 
     def key(self, lead: Lead, so_far: Enrichment) -> str | None: ...
 
@@ -126,7 +129,9 @@ class Waterfall:
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.providers, self.needed, self.min_confidence = tuple(providers), frozenset(needed), min_confidence
-        self._timeouts = {p.name: _per(timeouts, p.name, 5.0) for p in self.providers}
+        self._timeouts = {
+            p.name: _per(timeouts, p.name, 5.0) for p in self.providers if not getattr(p, "in_memory", False)
+        }
         self._caches: dict[str, TTLCache[str, Patch | None]] = {
             p.name: TTLCache(maxsize=cache_size, ttl=ttl, timer=timer)
             for p in self.providers
@@ -161,10 +166,14 @@ class Waterfall:
                 outcome, patch = "cached", cache[key]
             else:
                 spent = provider.cost_per_call
-                # asyncio.timeout, not wait_for: on 3.11 wait_for runs each lookup as a task of its
-                # own, a third of a local provider's cost.
-                async with asyncio.timeout(self._timeouts[name]):
+                timeout = self._timeouts.get(name)
+                if timeout is None:  # in memory: nothing to wait for
                     patch = await provider.lookup(lead, so_far)
+                else:
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for runs each lookup as a task
+                    # of its own, a third of a local provider's cost.
+                    async with asyncio.timeout(timeout):
+                        patch = await provider.lookup(lead, so_far)
                 outcome = "ok" if patch else "empty"
             merged = merge(so_far, patch, name) if patch else so_far
         except TimeoutError:

@@ -79,6 +79,7 @@ def has_corporate_email(lead: Lead) -> bool:
 
 class DomainFinderProvider:
     fills = frozenset({"company.domain"})
+    in_memory = True  # answers without waiting (see Provider)
 
     def __init__(
         self,

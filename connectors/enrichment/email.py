@@ -84,6 +84,7 @@ class EmailProvider:
     """
 
     fills = frozenset({"email", "company.domain"})
+    in_memory = True  # answers without waiting (see Provider)
 
     def __init__(self, *, name: str = "email", cost_per_call: float = 0.0, confidence: float = 0.9) -> None:
         self.name, self.cost_per_call, self.confidence = name, cost_per_call, confidence

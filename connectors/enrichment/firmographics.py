@@ -195,6 +195,7 @@ def domain_confidence(so_far: Enrichment) -> float:
 
 class FirmographicsProvider:
     fills = frozenset({f"company.{c}" for c in COLUMNS if c != "domain"})
+    in_memory = True  # answers without waiting (see Provider)
 
     def __init__(self, table: FirmographicTable, *, name: str = "firmographics", cost_per_call: float = 0.0):
         self.table, self.name, self.cost_per_call = table, name, cost_per_call

@@ -36,6 +36,7 @@ def default_region(lead: Lead, so_far: Enrichment) -> str | None:
 
 class PhoneProvider:
     fills = frozenset({"phone"})
+    in_memory = True  # answers without waiting (see Provider)
 
     def __init__(self, *, name: str = "phone", cost_per_call: float = 0.0, confidence: float = 1.0) -> None:
         self.name, self.cost_per_call, self.confidence = name, cost_per_call, confidence

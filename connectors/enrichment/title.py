@@ -225,6 +225,7 @@ class TitleProvider:
     """Title facts from the lead's own title: free, local, and sure enough for rules (0.9)."""
 
     fills = frozenset({"title"})
+    in_memory = True  # answers without waiting (see Provider)
 
     def __init__(self, *, name: str = "title", cost_per_call: float = 0.0, confidence: float = 0.9) -> None:
         self.name, self.cost_per_call, self.confidence = name, cost_per_call, confidence
