@@ -318,3 +318,12 @@ async def test_behind_a_proxy_trusted_as_any_the_client_cannot_name_its_own_addr
         assert (await client.get("/v1/leads", headers=made_up)).status_code == 429
         victim = {"Authorization": f"Bearer {TOKEN}", "X-Forwarded-For": "10.9.9.0, 198.51.100.4"}
         assert (await client.get("/v1/leads", headers=victim)).status_code == 200
+
+
+async def test_a_missing_bearer_header_is_a_plain_401_and_not_counted(intake: Intake) -> None:
+    for _ in range(20):
+        _assert_error(await intake.client.get("/v1/leads"), 401, "unauthorized")
+        _assert_error(
+            await intake.client.get("/v1/leads", headers={"Authorization": "Basic eDp5"}), 401, "unauthorized"
+        )
+    assert (await intake.client.get("/v1/leads", headers=AUTH)).status_code == 200
