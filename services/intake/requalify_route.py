@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 
 from services.errors import Malformed
 from services.intake.body import parse_json, read_body, require_json
-from services.intake.openapi_parts import GUESSING, error, json_body
+from services.intake.openapi_parts import BEARER_ERRORS, error, json_body
 from services.intake.routes import authenticate, since_of
 from services.requalify import (
     CRMS,
@@ -113,8 +113,7 @@ def _openapi() -> dict[str, Any]:
                             "content": {"application/json": {"schema": answer}}},
                     "400": error("Not parseable JSON, an unknown CRM or field, not exactly one selection, "
                                  "or a CRM this deployment has no credentials for"),
-                    "401": error("Missing or wrong bearer token"),
-                    "429": GUESSING,
+                    **BEARER_ERRORS,
                     "413": error("Body over 256 KiB"),
                     "415": error("Not JSON"),
                     "503": error("The CRM, store or bus is unavailable; retry", retry_after=True),
