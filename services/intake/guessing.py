@@ -9,6 +9,7 @@ like the sources' limits: each replica counts its own share.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 
 from starlette.requests import Request
@@ -33,7 +34,21 @@ def _address(request: Request) -> str:
 
 
 def _key(request: Request) -> str:
-    return "auth-failures:" + _address(request)
+    return "auth-failures:" + _network(_address(request))
+
+
+def _network(address: str) -> str:
+    """An IPv6 client's /64 (one subscriber's allocation: each of its 2^64 addresses would
+    otherwise have a budget of its own); any other address as it is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def retry_after(request: Request) -> int:

@@ -327,3 +327,21 @@ async def test_a_missing_bearer_header_is_a_plain_401_and_not_counted(intake: In
             await intake.client.get("/v1/leads", headers={"Authorization": "Basic eDp5"}), 401, "unauthorized"
         )
     assert (await intake.client.get("/v1/leads", headers=AUTH)).status_code == 200
+
+
+async def test_guesses_from_one_ipv6_network_share_one_budget(tmp_path: Path) -> None:
+    # An IPv6 client holds a whole /64 (2^64 addresses): counted per address, each guess from a
+    # new one had a fresh budget.
+    settings = Settings(api_token=TOKEN, data_dir=tmp_path, config_dir=CONFIG_DIR, forwarded_allow_ips="*")
+    app = create_app(settings, ("intake",), build=lambda: bootstrap(settings, bus=MemoryBus()))
+    async with (
+        serve(ProxyHeadersMiddleware(app, trusted_hosts="*")) as url,
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        for n in range(1, 11):
+            wrong = {"Authorization": "Bearer guess-1234", "X-Forwarded-For": f"2001:db8:0:7::{n:x}"}
+            assert (await client.get("/v1/leads", headers=wrong)).status_code == 401
+        wrong = {"Authorization": "Bearer guess-1234", "X-Forwarded-For": "2001:db8:0:7:ffff::1"}
+        assert (await client.get("/v1/leads", headers=wrong)).status_code == 429
+        elsewhere = {"Authorization": f"Bearer {TOKEN}", "X-Forwarded-For": "2001:db8:0:8::1"}
+        assert (await client.get("/v1/leads", headers=elsewhere)).status_code == 200
