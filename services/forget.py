@@ -23,7 +23,7 @@ from connectors.store.sql import SqlStore
 from schemas.lead import lead_id_for, pii_hash
 from services.errors import NotALead
 from services.intake.body import parse_json, read_body, require_json
-from services.intake.openapi_parts import GUESSING, error, json_body
+from services.intake.openapi_parts import BEARER_ERRORS, error, json_body
 from services.intake.routes import authenticate
 from services.logs import get_logger
 
@@ -105,8 +105,7 @@ def _openapi() -> dict[str, Any]:
                     "200": {"description": "Erased (or nothing left to)", "content": {
                         "application/json": {"schema": forgotten}}},
                     "400": error("Not parseable JSON"),
-                    "401": error("Missing or wrong bearer token"),
-                    "429": GUESSING,
+                    **BEARER_ERRORS,
                     "413": error("Body over 4 KiB"),
                     "415": error("Not JSON"),
                     "422": error("No email in the body"),

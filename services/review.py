@@ -25,7 +25,7 @@ from schemas.lead import utc_iso
 from services.core.routing import first_touch_due
 from services.errors import Malformed, NotALead, NotFound
 from services.intake.body import parse_json, read_body, require_json
-from services.intake.openapi_parts import GUESSING, error, json_body
+from services.intake.openapi_parts import BEARER_ERRORS, error, json_body
 from services.intake.routes import authenticate
 from services.logs import get_logger
 from services.notify import outgoing
@@ -258,8 +258,7 @@ def _paths() -> dict[str, Any]:
         return {"description": description, "content": {"application/json": {"schema": schema}}}
 
     common = {
-        "401": error("Missing or wrong bearer token"),
-        "429": GUESSING,
+        **BEARER_ERRORS,
         "404": error("No decision for this lead yet"),
         "413": error("Body too large"),
         "415": error("Not JSON"),
@@ -292,8 +291,7 @@ def _paths() -> dict[str, Any]:
                         },
                     ),
                     "400": error("A bad query parameter"),
-                    "401": error("Missing or wrong bearer token"),
-                    "429": GUESSING,
+                    **BEARER_ERRORS,
                 },
             }
         },

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connectors.crm import BatchResult, WriteAction, WriteOutcome, write_each
-from connectors.crm.reader import CrmAccount, CrmOwner, CrmRecord, Selection
+from connectors.crm.reader import CrmAccount, CrmOwner, CrmRecord, Selection, UnsupportedSelection
 from connectors.errors import RetriableConnectorError
 from connectors.names import normalise_name
 from connectors.store.engine import DRIVER_ERRORS, upsert
@@ -270,7 +270,7 @@ class LocalCrm:
 
     def _where(self, selection: Selection) -> Any:
         if selection.query:
-            raise ValueError("the local CRM takes --ids or --since, not a query")
+            raise UnsupportedSelection("the local CRM takes ids or since, not a query")
         clause: Any = records.c.lead_id.is_not(None)
         if selection.ids:
             clause = clause & records.c.lead_id.in_(list(selection.ids))

@@ -59,6 +59,10 @@ class Selection:
     since: datetime | None = None
 
 
+class UnsupportedSelection(ValueError):
+    """This CRM cannot select records that way (the local CRM has no query language)."""
+
+
 @runtime_checkable
 class CrmReader(Protocol):
     name: str

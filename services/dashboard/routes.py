@@ -98,6 +98,12 @@ async def login_form(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
+    try:
+        form = await _form(request)
+    except TooLarge:
+        return page("login.html", 413, session=None, error="That form is too large.")
+    # The limit is checked only once the form is in, with no await from here to the count: checked
+    # before reading, forms held back and then sent together all passed it and were all compared.
     wait = guessing.retry_after(request)
     if wait:
         log.info("dashboard_login_throttled", retry_after=wait)
@@ -105,10 +111,6 @@ async def login(request: Request) -> Response:
         answer = page("login.html", 429, session=None, error=error)
         answer.headers["Retry-After"] = str(wait)
         return answer
-    try:
-        form = await _form(request)
-    except TooLarge:
-        return page("login.html", 413, session=None, error="That form is too large.")
     token = form.get("token")
     if not isinstance(token, str) or not _sessions(request).token_ok(token):
         guessing.failed(request)

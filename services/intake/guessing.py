@@ -9,6 +9,7 @@ like the sources' limits: each replica counts its own share.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 
 from starlette.requests import Request
@@ -16,9 +17,38 @@ from starlette.requests import Request
 FAILURES_PER_MINUTE = 10
 
 
+def _address(request: Request) -> str:
+    """The peer, or the client a trusted proxy names (uvicorn's forwarded_allow_ips).
+
+    Trusting every proxy ('*', as deploy/k8s does), uvicorn takes the leftmost X-Forwarded-For
+    entry, which the client itself may have written: a made-up one per guess would get a fresh
+    budget each time, and a victim's would lock the victim out. The rightmost entry is the one
+    the nearest proxy (the ingress) appended, so that is the address counted then.
+    """
+    if request.app.state.settings.forwarded_allow_ips.strip() == "*":
+        forwarded = request.headers.getlist("x-forwarded-for")
+        nearest = forwarded[-1].rsplit(",", 1)[-1].strip() if forwarded else ""
+        if nearest:
+            return nearest
+    return request.client.host if request.client else "unknown"
+
+
 def _key(request: Request) -> str:
-    # The peer, or the client a trusted proxy names (uvicorn's forwarded_allow_ips).
-    return "auth-failures:" + (request.client.host if request.client else "unknown")
+    return "auth-failures:" + _network(_address(request))
+
+
+def _network(address: str) -> str:
+    """An IPv6 client's /64 (one subscriber's allocation: each of its 2^64 addresses would
+    otherwise have a budget of its own); any other address as it is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def retry_after(request: Request) -> int:

@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 from schemas.decision import FitResult, Reason
 from schemas.lead import Lead
 from services.forget import OPENAPI_PATHS as FORGET_PATHS
-from services.intake.openapi_parts import GUESSING, WEBHOOK_ERRORS, error, json_body
+from services.intake.openapi_parts import BEARER_ERRORS, GUESSING, WEBHOOK_ERRORS, error, json_body
 from services.intake.requalify_route import OPENAPI_PATHS as REQUALIFY_PATHS
 from services.intake.webhooks import OPENAPI_PATHS
 from services.review import OPENAPI_PATHS as REVIEW_PATHS
@@ -81,8 +81,7 @@ def _lead_api() -> dict[str, Any]:
                         },
                     },
                     "400": error("A bad query parameter"),
-                    "401": error("Missing or wrong bearer token"),
-                    "429": GUESSING,
+                    **BEARER_ERRORS,
                 },
             },
         },
@@ -98,8 +97,7 @@ def _lead_api() -> dict[str, Any]:
                         "description": "The lead",
                         "content": {"application/json": {"schema": lead_view}},
                     },
-                    "401": error("Missing or wrong bearer token"),
-                    "429": GUESSING,
+                    **BEARER_ERRORS,
                     "404": error("No decision for this lead yet"),
                 },
             }

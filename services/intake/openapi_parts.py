@@ -35,6 +35,8 @@ WEBHOOK_ERRORS: dict[str, Any] = {
 
 # Every bearer route's answer while its client has sent too many wrong tokens (services.intake.guessing).
 GUESSING = error("Too many wrong bearer tokens from this address; retry after Retry-After", retry_after=True)
+# What every bearer route can answer before it looks at the request itself.
+BEARER_ERRORS: dict[str, Any] = {"401": error("Missing or wrong bearer token"), "429": GUESSING}
 
 ACCEPTED: dict[str, Any] = {
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}},

@@ -24,6 +24,9 @@ class RateLimiter:
 
     def __init__(self) -> None:
         self._buckets: dict[str, _Bucket] = {}
+        # Pruning copies every bucket: past the cap, wait for MAX_KEYS // 2 new keys between two
+        # (with none full, pruning on every new key made each request cost O(keys)).
+        self._prune_at = MAX_KEYS
 
     def take(self, key: str, rate_per_minute: int, burst: int, now: float) -> float:
         bucket = self._bucket(key, rate_per_minute, burst, now)
@@ -37,15 +40,21 @@ class RateLimiter:
         bucket = self._buckets.get(key)
         if bucket is None:
             return 0.0
-        tokens = min(float(burst), bucket.tokens + (now - bucket.at) * rate_per_minute / 60)
+        tokens = _refilled(bucket, rate_per_minute, burst, now)
         return 0.0 if tokens >= 1 else (1 - tokens) * 60 / rate_per_minute
 
     def _bucket(self, key: str, rate_per_minute: int, burst: int, now: float) -> _Bucket:
         bucket = self._buckets.get(key)
         if bucket is None:
-            if len(self._buckets) >= MAX_KEYS:  # keys from client addresses are unbounded
+            if len(self._buckets) >= self._prune_at:  # keys from client addresses are unbounded
                 self._buckets = {k: b for k, b in self._buckets.items() if b.full_at > now}
+                self._prune_at = max(MAX_KEYS, len(self._buckets) + MAX_KEYS // 2)
             bucket = self._buckets[key] = _Bucket(float(burst), now, now)
-        bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.at) * rate_per_minute / 60)
+        bucket.tokens = _refilled(bucket, rate_per_minute, burst, now)
         bucket.at = now
         return bucket
+
+
+def _refilled(bucket: _Bucket, rate_per_minute: int, burst: int, now: float) -> float:
+    """The bucket's tokens at ``now``: what it held, plus the rate since, up to the burst."""
+    return min(float(burst), bucket.tokens + (now - bucket.at) * rate_per_minute / 60)

@@ -15,9 +15,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from connectors.crm.reader import UnsupportedSelection
 from services.errors import Malformed
 from services.intake.body import parse_json, read_body, require_json
-from services.intake.openapi_parts import GUESSING, error, json_body
+from services.intake.openapi_parts import BEARER_ERRORS, error, json_body
 from services.intake.routes import authenticate, since_of
 from services.requalify import (
     CRMS,
@@ -63,13 +64,16 @@ async def requalify_endpoint(request: Request) -> JSONResponse:
         reader = open_reader(crm, container)
     except CannotRequalify as exc:
         raise Malformed(str(exc)) from exc
-    if accounts:
-        counts = await requalify_accounts(reader, selection, container.config.icp, limit=limit)
-    else:
-        counts = await requalify_records(
-            reader, request.app.state.publisher, selection,
-            config_version=container.config.version, now=request.app.state.clock(), limit=limit,
-        )  # fmt: skip
+    try:
+        if accounts:
+            counts = await requalify_accounts(reader, selection, container.config.icp, limit=limit)
+        else:
+            counts = await requalify_records(
+                reader, request.app.state.publisher, selection,
+                config_version=container.config.version, now=request.app.state.clock(), limit=limit,
+            )  # fmt: skip
+    except UnsupportedSelection as exc:  # raised at the first read, before anything is published
+        raise Malformed(str(exc)) from exc
     result = {k: v for k, v in vars(counts).items() if k != "accounts" or accounts}
     return JSONResponse({"crm": crm, **result})
 
@@ -113,8 +117,7 @@ def _openapi() -> dict[str, Any]:
                             "content": {"application/json": {"schema": answer}}},
                     "400": error("Not parseable JSON, an unknown CRM or field, not exactly one selection, "
                                  "or a CRM this deployment has no credentials for"),
-                    "401": error("Missing or wrong bearer token"),
-                    "429": GUESSING,
+                    **BEARER_ERRORS,
                     "413": error("Body over 256 KiB"),
                     "415": error("Not JSON"),
                     "503": error("The CRM, store or bus is unavailable; retry", retry_after=True),

@@ -110,7 +110,7 @@ def after_of(value: str | None) -> tuple[datetime, str] | None:
         if when.tzinfo is None or not isinstance(lead_id, str):
             raise ValueError(value)
         return when.astimezone(UTC), lead_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, OverflowError) as exc:
+    except (ValueError, TypeError, binascii.Error, OverflowError, RecursionError) as exc:  # deep nesting too
         raise Malformed("'after' must be a 'next' cursor from an earlier page of GET /v1/leads") from exc
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -41,6 +42,26 @@ async def test_failed_logins_from_one_address_are_limited(live: Live) -> None:
     assert COOKIE not in limited.cookies
     api = await live.client.get("/v1/leads", headers={"Authorization": f"Bearer {TOKEN}"})
     assert api.status_code == 429 and api.json()["error"] == "rate_limited"  # one budget per address
+
+
+async def test_slow_login_forms_sent_at_once_get_no_more_guesses_than_the_limit(live: Live) -> None:
+    # Each login was checked against the limit before its form had arrived and counted after:
+    # 30 forms held back and then sent together were all compared (30 guesses, not 10).
+    gate = asyncio.Event()
+
+    async def form() -> AsyncIterator[bytes]:
+        await gate.wait()
+        yield b"token=guess-1234"
+
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    sent = [
+        asyncio.create_task(live.client.post("/dashboard/login", content=form(), headers=headers))
+        for _ in range(30)
+    ]
+    await asyncio.sleep(0.5)  # every request's headers are in and waiting for its form
+    gate.set()
+    codes = sorted(answer.status_code for answer in await asyncio.gather(*sent))
+    assert codes == [401] * 10 + [429] * 20
 
 
 async def test_a_forged_cookie_is_refused(live: Live) -> None:

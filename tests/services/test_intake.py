@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from starlette.applications import Starlette
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from connectors.bus.memory import MemoryBus
 from schemas.events import TOPIC_RECEIVED, LeadReceived
@@ -199,6 +200,7 @@ async def test_reading_leads_needs_the_token(intake: Intake) -> None:
         "limit=1001",
         "after=not-a-cursor",
         "after=WyJ5ZXN0ZXJkYXkiLCJsZWFkLTEiXQ",  # a cursor whose time is not a time
+        "after=" + "W1tb" * 1000,  # a cursor of 3000 nested lists: json.loads hit the recursion limit (500)
     ],
 )
 async def test_bad_list_query_is_400(intake: Intake, query: str) -> None:
@@ -299,3 +301,47 @@ async def test_wrong_tokens_from_one_address_are_limited_and_right_ones_cost_not
     moment[0] += 6
     assert (await intake.client.get("/v1/leads", headers=AUTH)).status_code == 200
     assert "guess-1234" not in capsys.readouterr().err
+
+
+async def test_behind_a_proxy_trusted_as_any_the_client_cannot_name_its_own_address(tmp_path: Path) -> None:
+    # deploy/k8s trusts every proxy ('*'), and uvicorn then takes the leftmost X-Forwarded-For
+    # entry: the one the client wrote. A new made-up address per guess had a new budget each, and
+    # a victim's address written there locked the victim out. The ingress appends the real one.
+    settings = Settings(api_token=TOKEN, data_dir=tmp_path, config_dir=CONFIG_DIR, forwarded_allow_ips="*")
+    app = create_app(settings, ("intake",), build=lambda: bootstrap(settings, bus=MemoryBus()))
+    behind = ProxyHeadersMiddleware(app, trusted_hosts="*")  # as uvicorn wraps it with '*'
+    async with serve(behind) as url, httpx.AsyncClient(base_url=url) as client:
+        for n in range(10):
+            made_up = {"Authorization": "Bearer guess-1234", "X-Forwarded-For": f"10.9.9.{n}, 203.0.113.7"}
+            assert (await client.get("/v1/leads", headers=made_up)).status_code == 401
+        made_up = {"Authorization": "Bearer guess-1234", "X-Forwarded-For": "10.9.9.99, 203.0.113.7"}
+        assert (await client.get("/v1/leads", headers=made_up)).status_code == 429
+        victim = {"Authorization": f"Bearer {TOKEN}", "X-Forwarded-For": "10.9.9.0, 198.51.100.4"}
+        assert (await client.get("/v1/leads", headers=victim)).status_code == 200
+
+
+async def test_a_missing_bearer_header_is_a_plain_401_and_not_counted(intake: Intake) -> None:
+    for _ in range(20):
+        _assert_error(await intake.client.get("/v1/leads"), 401, "unauthorized")
+        _assert_error(
+            await intake.client.get("/v1/leads", headers={"Authorization": "Basic eDp5"}), 401, "unauthorized"
+        )
+    assert (await intake.client.get("/v1/leads", headers=AUTH)).status_code == 200
+
+
+async def test_guesses_from_one_ipv6_network_share_one_budget(tmp_path: Path) -> None:
+    # An IPv6 client holds a whole /64 (2^64 addresses): counted per address, each guess from a
+    # new one had a fresh budget.
+    settings = Settings(api_token=TOKEN, data_dir=tmp_path, config_dir=CONFIG_DIR, forwarded_allow_ips="*")
+    app = create_app(settings, ("intake",), build=lambda: bootstrap(settings, bus=MemoryBus()))
+    async with (
+        serve(ProxyHeadersMiddleware(app, trusted_hosts="*")) as url,
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        for n in range(1, 11):
+            wrong = {"Authorization": "Bearer guess-1234", "X-Forwarded-For": f"2001:db8:0:7::{n:x}"}
+            assert (await client.get("/v1/leads", headers=wrong)).status_code == 401
+        wrong = {"Authorization": "Bearer guess-1234", "X-Forwarded-For": "2001:db8:0:7:ffff::1"}
+        assert (await client.get("/v1/leads", headers=wrong)).status_code == 429
+        elsewhere = {"Authorization": f"Bearer {TOKEN}", "X-Forwarded-For": "2001:db8:0:8::1"}
+        assert (await client.get("/v1/leads", headers=elsewhere)).status_code == 200

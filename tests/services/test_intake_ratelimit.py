@@ -32,3 +32,15 @@ def test_full_buckets_are_forgotten_once_there_are_too_many(monkeypatch: pytest.
     assert limiter.wait("a", 60, 1, 0.5) > 0
     limiter.take("e", 60, 1, 5.0)  # all full again by now: dropped, as good as new
     assert len(limiter._buckets) == 1
+
+
+def test_past_the_cap_the_buckets_are_not_rebuilt_on_every_new_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Past MAX_KEYS with none full (a guesser with many addresses), every new key copied them all:
+    # quadratic, one O(n) copy per request on the intake's event loop.
+    monkeypatch.setattr(ratelimit, "MAX_KEYS", 100)
+    limiter = RateLimiter()
+    rebuilt, seen = 0, limiter._buckets
+    for n in range(1000):
+        limiter.take(f"addr-{n}", 60, 1, 0.0)  # none refills at time 0: none may be dropped
+        rebuilt, seen = rebuilt + (limiter._buckets is not seen), limiter._buckets
+    assert len(limiter._buckets) == 1000 and rebuilt <= 1000 // 50

@@ -29,6 +29,7 @@ from schemathesis.checks import (
 from connectors.bus.memory import MemoryBus
 from services.bootstrap import bootstrap
 from services.intake.openapi import document
+from services.intake.openapi_parts import GUESSING
 from services.settings import Settings
 from services.web import create_app
 from tests.conftest import CONFIG_DIR
@@ -93,3 +94,15 @@ def test_every_operation_keeps_its_contract(case: Any, live_url: str) -> None:
 
 def test_the_served_document_is_the_one_tested(live_url: str) -> None:
     assert httpx.get(f"{live_url}/openapi.json").json() == json.loads(json.dumps(document()))
+
+
+def test_every_bearer_operation_documents_the_guessing_limit() -> None:
+    bearer = [
+        (path, method, op["responses"])
+        for path, ops in document()["paths"].items()
+        for method, op in ops.items()
+        if isinstance(op, dict) and op.get("security") == [{"bearer": []}]
+    ]
+    assert len(bearer) == 8
+    for path, method, responses in bearer:
+        assert responses.get("429") == GUESSING and "401" in responses, (method, path)

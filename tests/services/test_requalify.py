@@ -162,6 +162,7 @@ async def test_post_v1_requalify_does_what_the_cli_does_for_a_crm_workflow(tmp_p
             ({"crm": "pipedrive", "ids": ["x"]}, "'crm' is one of"),
             ({"crm": "hubspot", "ids": ["1"]}, "LEADFLOW_HUBSPOT_TOKEN"),  # no credentials here
             ({"crm": "local", "ids": ["x"], "limit": 0}, "'limit'"),
+            ({"crm": "local", "query": "email = 'a'"}, "not a query"),  # was a 500 (a ValueError)
         ]:
             refused = await client.post("/v1/requalify", json=wrong, headers=auth)
             assert (refused.status_code, refused.json()["error"]) == (400, "malformed"), wrong

@@ -7,9 +7,10 @@ import asyncio
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
@@ -47,6 +48,25 @@ async def test_concurrent_upgrades_from_separate_engines_run_once(database_url: 
             await e.dispose()
     head = migrate.head()
     assert sorted(results, key=str) == sorted([(None, head), *[(head, head)] * 3], key=str)
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    command.downgrade(migrate.alembic_config(connection), revision)
+
+
+def _tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def test_the_ended_sessions_revision_downgrades_and_upgrades_again(engine: AsyncEngine) -> None:
+    await migrate.upgrade(engine)
+    async with engine.begin() as conn:
+        await conn.run_sync(_downgrade, "0005")
+        assert "dashboard_sessions_ended" not in await conn.run_sync(_tables)
+    assert await migrate.current(engine) == "0005"
+    assert await migrate.upgrade(engine) == ("0005", "0006")
+    async with engine.connect() as conn:
+        assert await conn.run_sync(_diff) == []
 
 
 async def test_upgrading_from_the_baseline_keeps_the_records(engine: AsyncEngine) -> None:
