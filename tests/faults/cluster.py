@@ -22,7 +22,7 @@ from connectors.store.engine import make_engine
 from connectors.store.sql import decisions, leads
 from tests.conftest import CONFIG_DIR
 from tests.integration.helpers import AUTH, TOKEN
-from tests.servers import free_port, wait_for_port
+from tests.servers import ServiceExited, free_port, wait_until_serving
 
 BOUND = 240.0  # a guard against a hang, never an assertion about speed (CI machines are shared)
 
@@ -63,19 +63,31 @@ class Cluster:
             "LEADFLOW_KAFKA_REPLICATION": "1",
         }
 
-    async def start(self, name: str) -> Service:
-        """Start (or restart, on the same port) a service; returns once it listens."""
-        service = self.services.get(name) or Service(
-            name.split("-")[0], free_port(), self.tmp / f"{name}.log"
-        )
-        command = [sys.executable, "-m", "services", service.role, "--port", str(service.port),
-                   "--bus", "kafka", "--bootstrap", self.bootstrap, "--config", str(self.config_dir),
-                   "--data-dir", str(self.tmp / "data")]  # fmt: skip
-        service.proc = await asyncio.to_thread(self._spawn, command, service.log)
-        self.services[name] = service
-        # Generous: a loaded machine starts Python slowly; the process's log says why if it never listens.
-        await asyncio.to_thread(wait_for_port, service.port, 60)
-        return service
+    async def start(self, name: str, attempts: int = 3) -> Service:
+        """Start (or restart, on the same port) a service; returns once it serves. A new one whose
+        free port was taken before it bound starts again on another."""
+        restart = name in self.services
+        for attempt in range(1, attempts + 1):
+            service = self.services.get(name) or Service(
+                name.split("-")[0], free_port(), self.tmp / f"{name}.log"
+            )
+            command = [sys.executable, "-m", "services", service.role, "--port", str(service.port),
+                       "--bus", "kafka", "--bootstrap", self.bootstrap, "--config", str(self.config_dir),
+                       "--data-dir", str(self.tmp / "data")]  # fmt: skip
+            since = service.log.stat().st_size if service.log.exists() else 0
+            service.proc = await asyncio.to_thread(self._spawn, command, service.log)
+            try:
+                # Generous: a loaded machine starts Python slowly; the log says why if it never serves.
+                await asyncio.to_thread(
+                    wait_until_serving, service.proc, service.port, service.log, since, 60
+                )
+            except ServiceExited:
+                if restart or attempt == attempts:
+                    raise
+                continue
+            self.services[name] = service
+            return service
+        raise AssertionError("unreachable")
 
     def _spawn(self, command: list[str], log: Path) -> subprocess.Popen[bytes]:
         with log.open("ab") as out:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from connectors.bus import Bus, Consumer, Message
-from connectors.bus.kafka import KafkaBus, KafkaSettings
+from connectors.bus.kafka import MAX_BATCH_BYTES, KafkaBus, KafkaSettings
 from connectors.bus.memory import MemoryBus
 from connectors.bus.sqlite import SqliteBus
 from connectors.errors import BusUnavailable
@@ -87,6 +87,20 @@ async def test_concurrent_publishes_are_all_kept(bus: Bus) -> None:
     finally:
         await consumer.close()
     assert sorted(int(m.value) for m in got) == list(range(200))
+
+
+async def test_full_producer_batches_of_routed_size_messages_arrive_whole(bus: Bus) -> None:
+    # Routed leads are about 5.5 KiB: on one key (one partition) these fill two of the Kafka
+    # producer's batches (MAX_BATCH_BYTES), which the broker must take and a consumer fetch.
+    t, size = topic(), 5632
+    values = [str(i).encode().ljust(size, b".") for i in range(2 * MAX_BATCH_BYTES // size)]
+    await asyncio.gather(*(bus.publish(t, "one-lead", v) for v in values))
+    consumer = await bus.consumer([t], "g-large")
+    try:
+        got = await drain(consumer, len(values))
+    finally:
+        await consumer.close()
+    assert sorted(m.value for m in got) == sorted(values)
 
 
 async def test_a_group_resumes_after_its_committed_offset(bus: Bus) -> None:
