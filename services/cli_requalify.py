@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from connectors.crm.reader import CrmReader, Selection
+from connectors.crm.reader import CrmReader, Selection, UnsupportedSelection
 from services.bootstrap import Container, bootstrap
 from services.intake.publish import Publisher
 from services.requalify import (
@@ -85,7 +85,10 @@ def requalify(
     """Send existing CRM records through the pipeline (skipping locked ones), page by page."""
     overrides = {"config_dir": config, "data_dir": data_dir}
     settings = Settings.load(**{k: v for k, v in overrides.items() if v is not None})
-    counts = asyncio.run(run(settings, crm, selection_from(ids, query, since), accounts, page_size))
+    try:
+        counts = asyncio.run(run(settings, crm, selection_from(ids, query, since), accounts, page_size))
+    except UnsupportedSelection as exc:  # at the first read, before anything is published
+        raise typer.BadParameter(str(exc)) from exc
     result = {k: v for k, v in vars(counts).items() if k != "accounts" or accounts}
     if as_json:
         typer.echo(json.dumps(result, indent=2))

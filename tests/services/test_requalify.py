@@ -124,6 +124,13 @@ def test_the_cli_requalifies_the_local_crm(tmp_path: Path) -> None:
     by_date = runner.invoke(app, since)
     assert by_date.exit_code == 0, by_date.output
     assert json.loads(by_date.stdout[by_date.stdout.index("{") :])["read"] == 2
+    # A query the local CRM cannot run: one line saying so, exit 2, no traceback.
+    query = ["requalify", "--crm", "local", "--query", "Status = 'Open'", "--data-dir", str(tmp_path),
+             "--config", str(CONFIG_DIR)]  # fmt: skip
+    refused = runner.invoke(app, query)
+    assert refused.exit_code == 2, refused.output
+    assert "not a query" in refused.output and "Traceback" not in refused.output
+    assert not isinstance(refused.exception, ValueError)
 
 
 async def test_post_v1_requalify_does_what_the_cli_does_for_a_crm_workflow(tmp_path: Path) -> None:
