@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import httpx
 from cachetools import TTLCache
-from pydantic import SecretStr
+from pydantic import SecretStr, TypeAdapter
 
 from connectors.enrichment.crm import AccountDirectory, CrmProvider
 from connectors.enrichment.domain_finder import DomainFinderProvider, NameIndex
@@ -81,14 +81,19 @@ def merge(so_far: Enrichment, patch: Patch, provider: str) -> Enrichment:
         provenance[path] = Provenance(provider=provider, confidence=patch.confidence)
     if not (facts or company):
         return so_far
-    return Enrichment.model_validate(
-        {
-            **{name: getattr(so_far, name) for name in Enrichment.model_fields},
-            **facts,
-            "company": CompanyFacts.model_validate({**so_far.company.model_dump(), **company}),
-            "provenance": provenance,
-        }
-    )
+    # Only what the patch sets is validated (each against its field's type): revalidating the
+    # whole Enrichment for every patch was a fifth of a local lookup's cost.
+    update = {name: _FIELD_TYPES[name].validate_python(value) for name, value in facts.items()}
+    if company:
+        checked = {name: _COMPANY_TYPES[name].validate_python(value) for name, value in company.items()}
+        update["company"] = so_far.company.model_copy(update=checked)
+    update["provenance"] = provenance
+    return so_far.model_copy(update=update)
+
+
+# Each field's type with its constraints (NonNegativeInt and the like), built once.
+_FIELD_TYPES = {name: TypeAdapter(Enrichment.model_fields[name].rebuild_annotation()) for name in FACTS}
+_COMPANY_TYPES = {name: TypeAdapter(f.rebuild_annotation()) for name, f in CompanyFacts.model_fields.items()}
 
 
 def from_lead(lead: Lead) -> Enrichment:
