@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -303,14 +304,23 @@ async def test_wrong_tokens_from_one_address_are_limited_and_right_ones_cost_not
     assert "guess-1234" not in capsys.readouterr().err
 
 
+@contextlib.asynccontextmanager
+async def behind_a_proxy_trusted_as_any(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The intake as deploy/k8s runs it: LEADFLOW_FORWARDED_ALLOW_IPS='*', wrapped as uvicorn does."""
+    settings = Settings(api_token=TOKEN, data_dir=tmp_path, config_dir=CONFIG_DIR, forwarded_allow_ips="*")
+    app = create_app(settings, ("intake",), build=lambda: bootstrap(settings, bus=MemoryBus()))
+    async with (
+        serve(ProxyHeadersMiddleware(app, trusted_hosts="*")) as url,
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        yield client
+
+
 async def test_behind_a_proxy_trusted_as_any_the_client_cannot_name_its_own_address(tmp_path: Path) -> None:
     # deploy/k8s trusts every proxy ('*'), and uvicorn then takes the leftmost X-Forwarded-For
     # entry: the one the client wrote. A new made-up address per guess had a new budget each, and
     # a victim's address written there locked the victim out. The ingress appends the real one.
-    settings = Settings(api_token=TOKEN, data_dir=tmp_path, config_dir=CONFIG_DIR, forwarded_allow_ips="*")
-    app = create_app(settings, ("intake",), build=lambda: bootstrap(settings, bus=MemoryBus()))
-    behind = ProxyHeadersMiddleware(app, trusted_hosts="*")  # as uvicorn wraps it with '*'
-    async with serve(behind) as url, httpx.AsyncClient(base_url=url) as client:
+    async with behind_a_proxy_trusted_as_any(tmp_path) as client:
         for n in range(10):
             made_up = {"Authorization": "Bearer guess-1234", "X-Forwarded-For": f"10.9.9.{n}, 203.0.113.7"}
             assert (await client.get("/v1/leads", headers=made_up)).status_code == 401
@@ -332,12 +342,7 @@ async def test_a_missing_bearer_header_is_a_plain_401_and_not_counted(intake: In
 async def test_guesses_from_one_ipv6_network_share_one_budget(tmp_path: Path) -> None:
     # An IPv6 client holds a whole /64 (2^64 addresses): counted per address, each guess from a
     # new one had a fresh budget.
-    settings = Settings(api_token=TOKEN, data_dir=tmp_path, config_dir=CONFIG_DIR, forwarded_allow_ips="*")
-    app = create_app(settings, ("intake",), build=lambda: bootstrap(settings, bus=MemoryBus()))
-    async with (
-        serve(ProxyHeadersMiddleware(app, trusted_hosts="*")) as url,
-        httpx.AsyncClient(base_url=url) as client,
-    ):
+    async with behind_a_proxy_trusted_as_any(tmp_path) as client:
         for n in range(1, 11):
             wrong = {"Authorization": "Bearer guess-1234", "X-Forwarded-For": f"2001:db8:0:7::{n:x}"}
             assert (await client.get("/v1/leads", headers=wrong)).status_code == 401
