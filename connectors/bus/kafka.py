@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 REVOKE_GRACE = 30.0
 # Bytes of records the producer gathers per partition into one produce request. aiokafka's
 # default (16 KiB) holds two or three routed leads (about 5.5 KiB each, briefing included): the
-# qualifier's batch of 200 went out as ~80 requests, and every task waiting for room woke each
+# qualifier's batch of 200 went out as ~80 batches, and every send waiting for room woke each
 # time one drained. Under Kafka's default 1 MiB message.max.bytes (a batch is one message there).
 MAX_BATCH_BYTES = 512 * 1024
 
