@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 # How long a rebalance waits for the batch in hand to finish and be committed.
 REVOKE_GRACE = 30.0
-# Bytes of records the producer gathers per partition into one produce request. aiokafka's
+# Bytes of records the producer gathers per partition into one batch. aiokafka's
 # default (16 KiB) holds two or three routed leads (about 5.5 KiB each, briefing included): the
 # qualifier's batch of 200 went out as ~80 batches, and every send waiting for room woke each
 # time one drained. Under Kafka's default 1 MiB message.max.bytes (a batch is one message there).
