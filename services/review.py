@@ -141,11 +141,8 @@ def unknown_owner(body: ReviewBody, routing: Any) -> NotALead | None:
 
 
 async def apply_review(container: Any, lead_id: str, body: ReviewBody, now: datetime) -> dict[str, Any]:
-    """Record a reviewer's call and publish it (the API and the dashboard share this); NotALead
-    for an owner routing.yaml does not list."""
-    refused = unknown_owner(body, container.config.routing)
-    if refused is not None:
-        raise refused
+    """Record a reviewer's call and publish it (the API and the dashboard share this); NotFound
+    for a lead with no decision, then NotALead for an owner routing.yaml does not list."""
     lock = _reviewing.setdefault(lead_id, asyncio.Lock())
     async with lock:
         return await _apply_review(container, lead_id, body, now)
@@ -155,6 +152,9 @@ async def _apply_review(container: Any, lead_id: str, body: ReviewBody, now: dat
     current = await container.store.current_decision(lead_id)
     if current is None:
         raise NotFound(f"no decision for lead '{lead_id}' yet")
+    refused = unknown_owner(body, container.config.routing)
+    if refused is not None:
+        raise refused
     event_id = f"review:{lead_id}:{uuid.uuid4().hex[:16]}"
     routed = reviewed(current, body, event_id, now, container.config.routing)
     changes = {

@@ -138,6 +138,9 @@ async def test_review_approve_and_override_round_trip_to_the_crm(
         assert typo.json()["fields"][0]["field"] == "owner"
         missing = await client.post("/v1/review/nobody", json={"action": "approve"}, headers=AUTH)
         assert missing.status_code == 404
+        # No such lead is 404 whatever the body's owner: the lead is looked up first.
+        nobody = await client.post("/v1/review/nobody", json=stranger, headers=AUTH)
+        assert nobody.status_code == 404, nobody.text
         assert (await client.get("/v1/review")).status_code == 401
 
     for value in bus.values(TOPIC_ROUTED):  # the writer's work
