@@ -87,16 +87,17 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
-def read_text(path: Path) -> tuple[str | None, Problem | None]:
-    """A YAML file's text, or where it is not UTF-8 (an editor that saved it as Windows-1252)."""
+def read_text(path: Path) -> str | Problem:
+    """A YAML file's text, or the Problem of where it is not UTF-8 (an editor that saved it as
+    Windows-1252)."""
     raw = path.read_bytes()
     try:
-        return raw.decode("utf-8"), None
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         where = f"byte 0x{raw[exc.start]:02x} at column {column}"
-        return None, Problem(path.name, line, "", f"not UTF-8 ({where}): save the file as UTF-8")
+        return Problem(path.name, line, "", f"not UTF-8 ({where}): save the file as UTF-8")
 
 
 def yaml_problem(name: str, exc: yaml.YAMLError) -> Problem:
@@ -151,9 +152,9 @@ def _load_file(
         if name in OPTIONAL:
             return model(), [], None, None
         return None, [Problem(name, None, "", "file is missing")], None, None
-    text, undecodable = read_text(path)
-    if text is None:
-        return None, [undecodable] if undecodable else [], None, None
+    text = read_text(path)
+    if isinstance(text, Problem):
+        return None, [text], None, None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)

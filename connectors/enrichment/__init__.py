@@ -116,7 +116,8 @@ def from_lead(lead: Lead) -> Enrichment:
 
 
 class Waterfall:
-    """Runs providers in order, each under a timeout and behind its own TTL cache.
+    """Runs providers in order, each behind its own TTL cache, and those that wait on a server
+    (not ``in_memory``) under a timeout.
 
     ``timeouts`` and ``ttls`` are seconds, one for all or by provider name (a TTL of 0: no cache);
     ``timer`` is the caches' clock, injectable for tests.

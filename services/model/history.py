@@ -178,15 +178,13 @@ def _left_out_labels(
 def _left_out_dates(loaded: LoadedMapping, column: str, raw: pd.Series, parsed: pd.Series) -> list[str]:
     text = raw.fillna("").str.strip()
     blank, bad = text.eq(""), parsed.isna() & text.ne("")
-    if parsed.notna().sum() == 0 and bad.any():
-        example = text[bad].iloc[0]
-        raise MappingError(
-            [loaded.problem(("date",), f"no value of column {column!r} is a date, e.g. {example!r}")]
-        )
     if parsed.notna().sum() == 0:
-        raise MappingError(
-            [loaded.problem(("date",), f"column {column!r} is blank on every row with an outcome")]
+        message = (
+            f"no value of column {column!r} is a date, e.g. {text[bad].iloc[0]!r}"
+            if bad.any()
+            else f"column {column!r} is blank on every row with an outcome"
         )
+        raise MappingError([loaded.problem(("date",), message)])
     if not (blank.any() or bad.any()):
         return []
     parts = [f"{int(blank.sum()):,} blank"] if blank.any() else []

@@ -153,9 +153,9 @@ def load_mapping(path: Path) -> LoadedMapping:
     """Read and validate a mapping file; raise MappingError naming file, line and field."""
     if not path.exists():
         raise MappingError([Problem(path.name, None, "", f"file not found: {path}")])
-    text, undecodable = read_text(path)
-    if text is None:
-        raise MappingError([undecodable] if undecodable else [])
+    text = read_text(path)
+    if isinstance(text, Problem):
+        raise MappingError([text])
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)

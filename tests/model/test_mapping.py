@@ -17,6 +17,13 @@ def problems(tmp_path: Path, mapping_text: str, **history: object) -> list[str]:
     return [str(p) for p in caught.value.problems]
 
 
+def mapping_problems(tmp_path: Path, mapping_text: str) -> list[str]:
+    """The problems of a mapping on its own, before any data is read."""
+    with pytest.raises(MappingError) as caught:
+        load_mapping(write_mapping(tmp_path, mapping_text))
+    return [str(p) for p in caught.value.problems]
+
+
 def test_a_missing_label_column_is_named_with_file_and_line(tmp_path: Path) -> None:
     found = problems(tmp_path, MAPPING.replace("column: won", "column: outcome"))
     assert found == ["mapping.yaml:1: label.column: label column 'outcome' is not in history.csv"]
@@ -62,9 +69,7 @@ def test_shipped_mappings_are_valid() -> None:
 def test_a_key_given_twice_is_refused_not_silently_replaced(tmp_path: Path) -> None:
     # Two `exclude:` blocks: YAML keeps the last, so the leaking column would be trained on.
     text = MAPPING + "exclude: [channel]\n"
-    with pytest.raises(MappingError) as caught:
-        load_mapping(write_mapping(tmp_path, text))
-    assert [str(p) for p in caught.value.problems] == [
+    assert mapping_problems(tmp_path, text) == [
         "mapping.yaml:7: exclude: 'exclude' is given twice (also on line 4)"
     ]
 
@@ -168,9 +173,7 @@ def test_unquoted_numeric_label_values_are_read_as_text(tmp_path: Path) -> None:
 
 def test_an_unquoted_yes_is_refused_with_a_hint_in_one_problem(tmp_path: Path) -> None:
     # YAML 1.1 reads Yes, No, On, Off, true, false unquoted as booleans.
-    with pytest.raises(MappingError) as caught:
-        load_mapping(write_mapping(tmp_path, "label: {column: won, positive: [Yes]}\n"))
-    assert [str(p) for p in caught.value.problems] == [
+    assert mapping_problems(tmp_path, "label: {column: won, positive: [Yes]}\n") == [
         "mapping.yaml:1: label.positive: YAML reads Yes, No, On, Off, true and false unquoted as"
         ' true/false: quote the value, e.g. ["Yes"]'
     ]
@@ -179,18 +182,14 @@ def test_an_unquoted_yes_is_refused_with_a_hint_in_one_problem(tmp_path: Path) -
 def test_two_columns_for_one_lead_field_are_refused(tmp_path: Path) -> None:
     # Row by row the later column would overwrite the earlier one where both are given.
     text = MAPPING + "  channel: company.industry\n"
-    with pytest.raises(MappingError) as caught:
-        load_mapping(write_mapping(tmp_path, text))
-    assert [str(p) for p in caught.value.problems] == [
+    assert mapping_problems(tmp_path, text) == [
         "mapping.yaml:6: fields: company.industry is filled from two columns: channel, industry"
     ]
 
 
 def test_a_column_both_excluded_and_mapped_is_refused(tmp_path: Path) -> None:
     text = MAPPING.replace("exclude: [note_after_call]", "exclude: [note_after_call, industry]")
-    with pytest.raises(MappingError) as caught:
-        load_mapping(write_mapping(tmp_path, text))
-    assert [str(p) for p in caught.value.problems] == [
+    assert mapping_problems(tmp_path, text) == [
         "mapping.yaml:6: fields: columns both excluded and mapped to a field: industry"
     ]
 

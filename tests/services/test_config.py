@@ -63,6 +63,15 @@ def config_copy(tmp_path: Path) -> Path:
     return Path(shutil.copytree(CONFIG_DIR, tmp_path / "config"))
 
 
+def edited_copy(tmp_path: Path, name: str, old: str, new: str) -> tuple[Path, str]:
+    """A copy of the demo config with ``old`` replaced by ``new`` once in file ``name``; the copy's
+    directory and that file's new text."""
+    directory = config_copy(tmp_path)
+    text = (directory / name).read_text().replace(old, new, 1)
+    (directory / name).write_text(text)
+    return directory, text
+
+
 def write_config(directory: Path, icp: str | None, routing: str | None) -> Path:
     directory.mkdir(exist_ok=True)
     for name, text in (("icp.yaml", icp), ("routing.yaml", routing)):
@@ -221,11 +230,8 @@ def test_a_routing_rule_naming_an_unknown_vertical_is_reported_at_that_rule(tmp_
 def test_a_key_given_twice_is_reported_at_its_second_line(tmp_path: Path) -> None:
     # YAML itself keeps the last of two equal keys: an edit that adds a second `review_queues:`
     # would silently drop the first one.
-    directory = config_copy(tmp_path)
-    routing = (directory / "routing.yaml").read_text()
     first = "review_queues: [SDR review]\n"
-    routing = routing.replace(first, first + "review_queues: [X]\n")
-    (directory / "routing.yaml").write_text(routing)
+    directory, routing = edited_copy(tmp_path, "routing.yaml", first, first + "review_queues: [X]\n")
 
     (problem,) = problems_of(directory)
 
@@ -240,10 +246,9 @@ def test_a_key_given_twice_is_reported_at_its_second_line(tmp_path: Path) -> Non
 
 
 def test_a_key_given_twice_inside_a_list_item_is_named_by_its_path(tmp_path: Path) -> None:
-    directory = config_copy(tmp_path)
-    routing = (directory / "routing.yaml").read_text()
-    routing = routing.replace("    queue: SDR review\n", "    queue: SDR review\n    queue: Later\n", 1)
-    (directory / "routing.yaml").write_text(routing)
+    directory, routing = edited_copy(
+        tmp_path, "routing.yaml", "    queue: SDR review\n", "    queue: SDR review\n    queue: Later\n"
+    )
 
     (problem,) = problems_of(directory)
 
@@ -252,10 +257,9 @@ def test_a_key_given_twice_inside_a_list_item_is_named_by_its_path(tmp_path: Pat
 
 
 def test_invalid_yaml_is_one_line_with_the_parser_s_reason(tmp_path: Path) -> None:
-    directory = config_copy(tmp_path)
-    routing = (directory / "routing.yaml").read_text()
-    routing = routing.replace("review_queues: [SDR review]", "review_queues: [SDR review")
-    (directory / "routing.yaml").write_text(routing)
+    directory, routing = edited_copy(
+        tmp_path, "routing.yaml", "review_queues: [SDR review]", "review_queues: [SDR review"
+    )
 
     (problem,) = problems_of(directory)
 
@@ -270,10 +274,8 @@ def test_invalid_yaml_is_one_line_with_the_parser_s_reason(tmp_path: Path) -> No
 def test_a_crm_owner_map_naming_no_routing_member_is_a_warning(tmp_path: Path) -> None:
     # A typo here leaves the real member unmapped: their leads reach HubSpot with no owner. A
     # warning: the entry of a member who left is harmless, and the config still loads.
-    directory = config_copy(tmp_path)
-    crm = (directory / "crm.yaml").read_text()
-    crm = crm.replace("  owners: {}  ", '  owners: {ana.garcia: "71234567", ana.garcya: "71234568"}  ', 1)
-    (directory / "crm.yaml").write_text(crm)
+    typo = '  owners: {ana.garcia: "71234567", ana.garcya: "71234568"}  '
+    directory, crm = edited_copy(tmp_path, "crm.yaml", "  owners: {}  ", typo)
 
     result = check_config(directory)
 

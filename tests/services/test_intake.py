@@ -316,18 +316,21 @@ async def behind_a_proxy_trusted_as_any(tmp_path: Path) -> AsyncIterator[httpx.A
         yield client
 
 
+async def listed(client: httpx.AsyncClient, token: str, forwarded_for: str) -> int:
+    """GET /v1/leads's status with this bearer token, from behind a proxy naming ``forwarded_for``."""
+    headers = {"Authorization": f"Bearer {token}", "X-Forwarded-For": forwarded_for}
+    return (await client.get("/v1/leads", headers=headers)).status_code
+
+
 async def test_behind_a_proxy_trusted_as_any_the_client_cannot_name_its_own_address(tmp_path: Path) -> None:
     # deploy/k8s trusts every proxy ('*'), and uvicorn then takes the leftmost X-Forwarded-For
     # entry: the one the client wrote. A new made-up address per guess had a new budget each, and
     # a victim's address written there locked the victim out. The ingress appends the real one.
     async with behind_a_proxy_trusted_as_any(tmp_path) as client:
         for n in range(10):
-            made_up = {"Authorization": "Bearer guess-1234", "X-Forwarded-For": f"10.9.9.{n}, 203.0.113.7"}
-            assert (await client.get("/v1/leads", headers=made_up)).status_code == 401
-        made_up = {"Authorization": "Bearer guess-1234", "X-Forwarded-For": "10.9.9.99, 203.0.113.7"}
-        assert (await client.get("/v1/leads", headers=made_up)).status_code == 429
-        victim = {"Authorization": f"Bearer {TOKEN}", "X-Forwarded-For": "10.9.9.0, 198.51.100.4"}
-        assert (await client.get("/v1/leads", headers=victim)).status_code == 200
+            assert await listed(client, "guess-1234", f"10.9.9.{n}, 203.0.113.7") == 401
+        assert await listed(client, "guess-1234", "10.9.9.99, 203.0.113.7") == 429
+        assert await listed(client, TOKEN, "10.9.9.0, 198.51.100.4") == 200  # the victim
 
 
 async def test_a_missing_bearer_header_is_a_plain_401_and_not_counted(intake: Intake) -> None:
@@ -344,9 +347,6 @@ async def test_guesses_from_one_ipv6_network_share_one_budget(tmp_path: Path) ->
     # new one had a fresh budget.
     async with behind_a_proxy_trusted_as_any(tmp_path) as client:
         for n in range(1, 11):
-            wrong = {"Authorization": "Bearer guess-1234", "X-Forwarded-For": f"2001:db8:0:7::{n:x}"}
-            assert (await client.get("/v1/leads", headers=wrong)).status_code == 401
-        wrong = {"Authorization": "Bearer guess-1234", "X-Forwarded-For": "2001:db8:0:7:ffff::1"}
-        assert (await client.get("/v1/leads", headers=wrong)).status_code == 429
-        elsewhere = {"Authorization": f"Bearer {TOKEN}", "X-Forwarded-For": "2001:db8:0:8::1"}
-        assert (await client.get("/v1/leads", headers=elsewhere)).status_code == 200
+            assert await listed(client, "guess-1234", f"2001:db8:0:7::{n:x}") == 401
+        assert await listed(client, "guess-1234", "2001:db8:0:7:ffff::1") == 429
+        assert await listed(client, TOKEN, "2001:db8:0:8::1") == 200  # another network
