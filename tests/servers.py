@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,34 @@ def wait_until_serving(
             raise ServiceExited(f"exited with {proc.returncode} before serving port {port}: see {log}")
         time.sleep(0.05)
     raise TimeoutError(f"nothing served 127.0.0.1:{port} after {timeout}s: see {log}")
+
+
+def start_service(
+    command: Callable[[int], list[str]],
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    port: int | None = None,
+    timeout: float = 60.0,
+    attempts: int = 3,
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``command(port)``, a process uvicorn serves, appending its output to ``log``, and
+    wait until it serves (generous: a loaded machine starts Python slowly). On a free port,
+    and on another one when that was taken before the process bound it (free_port races the
+    other tests' processes); on ``port`` itself when given (a restart where it was), once."""
+    for attempt in range(1, attempts + 1):
+        chosen = port or free_port()
+        since = log.stat().st_size if log.exists() else 0
+        with log.open("ab") as out:
+            proc = subprocess.Popen(command(chosen), env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_until_serving(proc, chosen, log, since, timeout)
+        except ServiceExited:
+            if port is not None or attempt == attempts:
+                raise
+            continue
+        return proc, chosen
+    raise AssertionError("unreachable")
 
 
 def tansu_binary() -> Path:

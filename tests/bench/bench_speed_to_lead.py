@@ -41,7 +41,7 @@ from tests.bench import cpu
 from tests.conftest import CONFIG_DIR
 from tests.fakes.hubspot import HubSpotFake, running
 from tests.integration.hubspot_run import OWNERS, fake_hubspot
-from tests.servers import free_port, postgres_server, tansu_broker, wait_for_port
+from tests.servers import postgres_server, start_service, tansu_broker
 
 TOKEN = "bench-token"
 CONNECTIONS = 32
@@ -99,17 +99,12 @@ class Stack:
         self.intake_port = 0
 
     def start(self, role: str) -> int:
-        port = free_port()
-        with (self.tmp / f"{role}.log").open("ab") as out:
-            self.procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "services", role, "--port", str(port), *self.args],
-                    env=self.env | {"LEADFLOW_CRM_BUDGET_SHARE": BUDGET_SHARE.get(role, "1")},
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-        wait_for_port(port, timeout=90)
+        def command(port: int) -> list[str]:
+            return [sys.executable, "-m", "services", role, "--port", str(port), *self.args]
+
+        env = self.env | {"LEADFLOW_CRM_BUDGET_SHARE": BUDGET_SHARE.get(role, "1")}
+        proc, port = start_service(command, self.tmp / f"{role}.log", env, timeout=90)
+        self.procs.append(proc)
         return port
 
     def stop(self) -> None:

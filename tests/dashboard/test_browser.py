@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ import pytest
 
 from services.demo import run_demo
 from tests.conftest import CONFIG_DIR, ROOT
-from tests.servers import free_port, wait_for_port
+from tests.servers import start_service
 
 pytestmark = pytest.mark.integration
 
@@ -38,14 +37,13 @@ def chromium() -> str:
 
 
 @contextmanager
-def embedded(data_dir: Path, port: int, log: Path) -> Iterator[str]:
-    env = {**os.environ, "LEADFLOW_API_TOKEN": TOKEN}
-    command = [sys.executable, "-m", "services", "run", "--port", str(port), "--data-dir", str(data_dir),
-               "--config", str(CONFIG_DIR)]  # fmt: skip
-    with log.open("ab") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+def embedded(data_dir: Path, log: Path) -> Iterator[str]:
+    def command(port: int) -> list[str]:
+        return [sys.executable, "-m", "services", "run", "--port", str(port), "--data-dir", str(data_dir),
+                "--config", str(CONFIG_DIR)]  # fmt: skip
+
+    proc, port = start_service(command, log, {**os.environ, "LEADFLOW_API_TOKEN": TOKEN})
     try:
-        wait_for_port(port, timeout=60)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
@@ -65,7 +63,7 @@ def test_the_dashboard_in_a_real_browser(tmp_path: Path) -> None:
 
     executable = chromium()
     ARTIFACTS.mkdir(exist_ok=True)
-    with embedded(tmp_path / "data", free_port(), tmp_path / "leadflow.log") as url:
+    with embedded(tmp_path / "data", tmp_path / "leadflow.log") as url:
         results = run_demo(url, 12, TOKEN, wait=60)
         assert all(r.get("written_at") for r in results), results
         with sync_playwright() as p:

@@ -22,7 +22,7 @@ from connectors.store.engine import make_engine
 from connectors.store.sql import decisions, leads
 from tests.conftest import CONFIG_DIR
 from tests.integration.helpers import AUTH, TOKEN
-from tests.servers import ServiceExited, free_port, wait_until_serving
+from tests.servers import start_service
 
 BOUND = 240.0  # a guard against a hang, never an assertion about speed (CI machines are shared)
 
@@ -63,35 +63,24 @@ class Cluster:
             "LEADFLOW_KAFKA_REPLICATION": "1",
         }
 
-    async def start(self, name: str, attempts: int = 3) -> Service:
-        """Start (or restart, on the same port) a service; returns once it serves. A new one whose
-        free port was taken before it bound starts again on another."""
-        restart = name in self.services
-        for attempt in range(1, attempts + 1):
-            service = self.services.get(name) or Service(
-                name.split("-")[0], free_port(), self.tmp / f"{name}.log"
-            )
-            command = [sys.executable, "-m", "services", service.role, "--port", str(service.port),
-                       "--bus", "kafka", "--bootstrap", self.bootstrap, "--config", str(self.config_dir),
-                       "--data-dir", str(self.tmp / "data")]  # fmt: skip
-            since = service.log.stat().st_size if service.log.exists() else 0
-            service.proc = await asyncio.to_thread(self._spawn, command, service.log)
-            try:
-                # Generous: a loaded machine starts Python slowly; the log says why if it never serves.
-                await asyncio.to_thread(
-                    wait_until_serving, service.proc, service.port, service.log, since, 60
-                )
-            except ServiceExited:
-                if restart or attempt == attempts:
-                    raise
-                continue
-            self.services[name] = service
-            return service
-        raise AssertionError("unreachable")
+    async def start(self, name: str) -> Service:
+        """Start (or restart, on the same port) a service; returns once it serves."""
+        known = self.services.get(name)
+        role, log = name.split("-")[0], self.tmp / f"{name}.log"
 
-    def _spawn(self, command: list[str], log: Path) -> subprocess.Popen[bytes]:
-        with log.open("ab") as out:
-            return subprocess.Popen(command, env=self.env(), stdout=out, stderr=subprocess.STDOUT)
+        def command(port: int) -> list[str]:
+            return [sys.executable, "-m", "services", role, "--port", str(port), "--bus", "kafka",
+                    "--bootstrap", self.bootstrap, "--config", str(self.config_dir),
+                    "--data-dir", str(self.tmp / "data")]  # fmt: skip
+
+        proc, port = await asyncio.to_thread(
+            start_service, command, log, self.env(), port=known.port if known else None
+        )
+        if known is not None:  # the same object: a test may hold it across the restart
+            known.proc = proc
+            return known
+        service = self.services[name] = Service(role, port, log, proc)
+        return service
 
     async def start_all(self, *names: str) -> None:
         await asyncio.gather(*(self.start(name) for name in names))

@@ -22,7 +22,7 @@ from schemas.lead import Lead, lead_id_for
 from services.demo import sample_leads
 from tests.conftest import CONFIG_DIR
 from tests.fakes.hubspot import HubSpotFake, running
-from tests.servers import ServiceExited, free_port, tansu_broker, wait_until_serving
+from tests.servers import start_service, tansu_broker
 
 MEMBERS = ["ana.garcia", "ben.dubois", "clara.weber", "david.moreau", "emma.johnson", "frank.miller",
            "grace.lee"]  # fmt: skip
@@ -75,26 +75,15 @@ class Pipeline:
             "LEADFLOW_HUBSPOT_BASE_URL": self.hubspot_url,
         }
 
-    def start(self, role: str, attempts: int = 3) -> subprocess.Popen[bytes]:
-        """Start ``role`` on a free port, on another one if that was taken before it bound."""
-        log = self.tmp / f"{role}.log"
-        for attempt in range(1, attempts + 1):
-            port = free_port()
-            command = [sys.executable, "-m", "services", role, "--bus", "kafka",
-                       "--bootstrap", self.bootstrap, "--port", str(port), "--config", str(self.config),
-                       "--data-dir", str(self.tmp)]  # fmt: skip
-            since = log.stat().st_size if log.exists() else 0
-            with log.open("ab") as out:
-                proc = subprocess.Popen(command, env=self.env(), stdout=out, stderr=subprocess.STDOUT)
-            try:
-                wait_until_serving(proc, port, log, since, timeout=60)
-            except ServiceExited:
-                if attempt == attempts:
-                    raise
-                continue
-            self.procs[role] = proc
-            return proc
-        raise AssertionError("unreachable")
+    def start(self, role: str) -> subprocess.Popen[bytes]:
+        def command(port: int) -> list[str]:
+            return [sys.executable, "-m", "services", role, "--bus", "kafka", "--bootstrap", self.bootstrap,
+                    "--port", str(port), "--config", str(self.config),
+                    "--data-dir", str(self.tmp)]  # fmt: skip
+
+        proc, _ = start_service(command, self.tmp / f"{role}.log", self.env())
+        self.procs[role] = proc
+        return proc
 
     def log(self, role: str) -> str:
         return (self.tmp / f"{role}.log").read_text(errors="replace")

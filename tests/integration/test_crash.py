@@ -18,21 +18,20 @@ import pytest
 from services.demo import sample_leads
 from tests.conftest import CONFIG_DIR
 from tests.integration.helpers import AUTH, TOKEN, crm_counts, wait_written
-from tests.servers import free_port, wait_for_port
+from tests.servers import start_service
 
 pytestmark = pytest.mark.integration
 
 
 @contextmanager
-def embedded(data_dir: Path, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, "LEADFLOW_API_TOKEN": TOKEN}
-    command = [sys.executable, "-m", "services", "run", "--port", str(port), "--data-dir", str(data_dir),
-               "--config", str(CONFIG_DIR)]  # fmt: skip
-    with log.open("ab") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+def embedded(data_dir: Path, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    def command(port: int) -> list[str]:
+        return [sys.executable, "-m", "services", "run", "--port", str(port), "--data-dir", str(data_dir),
+                "--config", str(CONFIG_DIR)]  # fmt: skip
+
+    proc, port = start_service(command, log, {**os.environ, "LEADFLOW_API_TOKEN": TOKEN})
     try:
-        wait_for_port(port, timeout=60)  # generous: a loaded CI machine starts Python slowly
-        yield proc
+        yield proc, f"http://127.0.0.1:{port}"
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -40,7 +39,7 @@ def embedded(data_dir: Path, port: int, log: Path) -> Iterator[subprocess.Popen[
 
 
 async def test_sigkill_mid_flight_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
-    port, log = free_port(), tmp_path / "leadflow.log"
+    log = tmp_path / "leadflow.log"
     leads = sample_leads(400)
     accepted: list[str] = []
 
@@ -57,8 +56,8 @@ async def test_sigkill_mid_flight_loses_nothing_and_duplicates_nothing(tmp_path:
     queue: asyncio.Queue[dict[str, object]] = asyncio.Queue()
     for lead in leads:
         queue.put_nowait(lead)
-    with embedded(tmp_path, port, log) as proc:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+    with embedded(tmp_path, log) as (proc, url):
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             senders = [asyncio.create_task(sender(client, queue)) for _ in range(8)]
             while len(accepted) < 150:
                 await asyncio.sleep(0.005)
@@ -71,8 +70,8 @@ async def test_sigkill_mid_flight_loses_nothing_and_duplicates_nothing(tmp_path:
         "the kill should land with leads still in the pipeline"
     )
 
-    with embedded(tmp_path, port, log):
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+    with embedded(tmp_path, log) as (_, url):
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             await wait_written(client, accepted, timeout=90)
     writes, notes = crm_counts(tmp_path / "leadflow.db")
     assert all(writes[lead_id] == 1 for lead_id in accepted)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -32,7 +31,7 @@ from tests.integration.helpers import (
     wait_written,
 )
 from tests.logscan import LogCapture, capture_logs, known_values
-from tests.servers import free_port, serve, tansu_broker, wait_for_port
+from tests.servers import serve, start_service, tansu_broker
 
 pytestmark = pytest.mark.integration
 
@@ -84,18 +83,15 @@ async def test_embedded_sqlite_bus(tmp_path: Path) -> None:
 
 async def test_embedded_as_deployed_logs_nothing_personal_or_secret(tmp_path: Path) -> None:
     """`leadflow run` as its own process, secrets from the environment: its stderr is scanned."""
-    port, log = free_port(), tmp_path / "leadflow-run.log"
-    command = [sys.executable, "-m", "services", "run", "--port", str(port), "--config", str(CONFIG_DIR),
-               "--data-dir", str(tmp_path / "data")]  # fmt: skip
+    log = tmp_path / "leadflow-run.log"
+
+    def command(port: int) -> list[str]:
+        return [sys.executable, "-m", "services", "run", "--port", str(port), "--config", str(CONFIG_DIR),
+                "--data-dir", str(tmp_path / "data")]  # fmt: skip
+
     env = {**os.environ, **env_secrets(), "LEADFLOW_API_TOKEN": TOKEN}
-
-    def spawn() -> subprocess.Popen[bytes]:
-        with log.open("wb") as out:
-            return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-    proc = await asyncio.to_thread(spawn)
+    proc, port = await asyncio.to_thread(start_service, command, log, env)
     try:
-        await asyncio.to_thread(wait_for_port, port, 60)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             lead_ids = await post_all(client, sample_leads(30))
             await post_refused(client)
