@@ -18,6 +18,20 @@ from services.logs import get_logger
 GROUP = "leadflow-feedback"
 
 
+OUTCOMES = {"won": 1, "lost": 0}
+
+
+def _label(event: LeadFeedback, config: LeadflowConfig) -> int | None:
+    """An outcome the intake normalised (Salesforce's IsConverted = true, a closed Status,
+    HubSpot's lifecyclestage = customer) is the label as such; any other value is looked up
+    in model.yaml's feedback lists (its normalised label first, e.g. a correction not_a_fit)."""
+    if event.kind == "outcome" and event.label in OUTCOMES:
+        return OUTCOMES[event.label]
+    lists = config.model.feedback
+    found = lists.label(event.label) if event.label is not None else None
+    return found if found is not None else lists.label(event.value)
+
+
 class FeedbackRecorder:
     def __init__(self, store: SqlStore, config: Callable[[], LeadflowConfig]) -> None:
         self._store, self._config = store, config
@@ -28,7 +42,7 @@ class FeedbackRecorder:
             event = LeadFeedback.model_validate_json(message.value)
         except ValidationError as exc:
             raise PoisonEvent(f"not a LeadFeedback event: {exc.error_count()} errors") from exc
-        label = self._config().model.feedback.label(event.value)
+        label = _label(event, self._config())
         if label is None:  # a change that says nothing about the outcome (an owner, a stage)
             self._log.info(
                 "feedback_ignored", lead_id=event.lead_id, event_id=event.event_id, property=event.property

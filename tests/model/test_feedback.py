@@ -12,6 +12,7 @@ from schemas.decision import Evaluation, Fit, FitResult, RoutingDecision, Status
 from schemas.events import LeadFeedback, LeadRouted
 from schemas.lead import Lead
 from services.config import load_config
+from services.core.feedback import classify
 from services.model.drift import daily, psi, shares
 from services.model.feedback import FeedbackRecorder
 from tests.conftest import CONFIG_DIR
@@ -32,10 +33,13 @@ def routed(i: int, arm: str, p: float) -> LeadRouted:
     )  # fmt: skip
 
 
-def feedback(i: int, value: str, at: datetime) -> Message:
+def feedback(
+    i: int, value: str, at: datetime, prop: str = "lifecyclestage", source: str = "hubspot"
+) -> Message:
+    kind, label = classify(prop, value) or (None, None)
     event = LeadFeedback(
-        event_id=f"f{i}-{value}", lead_id=f"l{i}", received_at=at, source="hubspot",
-        object_id=str(i), property="lifecyclestage", value=value, occurred_at=at,
+        event_id=f"f{i}-{prop}-{value}", lead_id=f"l{i}", received_at=at, source=source,
+        object_id=str(i), property=prop, value=value, occurred_at=at, kind=kind, label=label,
     )  # fmt: skip
     return Message(
         topic="leads.feedback",
@@ -68,6 +72,24 @@ async def test_feedback_becomes_labels_and_arms_compare_conversion(tmp_path: Pat
         ]
         scored = await store.scores_since(T0)
         assert len(scored) == 6 and scored[0][1] == 0.3
+    finally:
+        await store.close()
+
+
+async def test_salesforce_outcomes_become_labels(tmp_path: Path) -> None:
+    """Salesforce says won as IsConverted = true or Status = Closed - Converted, values no
+    feedback.won list holds: the outcome the intake normalised is the label."""
+    store = SqlStore(make_engine(f"sqlite+aiosqlite:///{tmp_path / 's.db'}"))
+    await store.start()
+    try:
+        for i in range(3):
+            await store.record_decision(routed(i, "model", 0.5))
+        recorder = FeedbackRecorder(store, lambda: load_config(CONFIG_DIR))
+        await recorder.handle(feedback(0, "true", T0, "IsConverted", "salesforce"))
+        await recorder.handle(feedback(1, "Closed - Converted", T0, "Status", "salesforce"))
+        await recorder.handle(feedback(2, "Closed - Not Converted", T0, "Status", "salesforce"))
+        labelled = await store.labelled_decisions()
+        assert [(r.lead_id, label) for r, label in labelled] == [("l0", 1), ("l1", 1), ("l2", 0)]
     finally:
         await store.close()
 
