@@ -340,7 +340,7 @@ def drift(
         store = SqlStore(make_engine(url))
         try:
             await store.start()
-            return await store.scores_since(since)
+            return await store.scores_since(since, champion)
         finally:
             await store.close()
 

@@ -263,7 +263,7 @@ async def _drift(request: Request, session: Session) -> Response:
         metrics = json.loads((root / champion / "metrics.json").read_text())
         reference = metrics["reference"]["shares"]
         by_day: dict[str, list[float]] = {}
-        for at, p in await container.store.scores_since(datetime.now(UTC) - timedelta(days=14)):
+        for at, p in await container.store.scores_since(datetime.now(UTC) - timedelta(days=14), champion):
             by_day.setdefault(at.date().isoformat(), []).append(p)
         rows = daily(reference, by_day)
     chart = bar_chart([(r["day"], r["psi"]) for r in rows], title="PSI per day")

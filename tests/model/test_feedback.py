@@ -20,7 +20,7 @@ from tests.conftest import CONFIG_DIR
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 
 
-def routed(i: int, arm: str, p: float) -> LeadRouted:
+def routed(i: int, arm: str, p: float, version: str = "m1") -> LeadRouted:
     unknown = FitResult(status=Fit.INCONCLUSIVE, reason="?")
     evaluation = Evaluation(
         icp=unknown, persona=unknown, engagement=0, score=round(p * 100), tier="warm",
@@ -28,7 +28,7 @@ def routed(i: int, arm: str, p: float) -> LeadRouted:
     )  # fmt: skip
     return LeadRouted(
         event_id=f"e{i}", lead_id=f"l{i}", received_at=T0, decided_at=T0 + timedelta(days=i % 2),
-        config_version="c", model_version="m1", lead=Lead.model_validate({"email": f"p{i}@x.example"}),
+        config_version="c", model_version=version, lead=Lead.model_validate({"email": f"p{i}@x.example"}),
         evaluation=evaluation, routing=RoutingDecision(rule_id="r", queue="q", reason="."), briefing="",
     )  # fmt: skip
 
@@ -90,6 +90,19 @@ async def test_salesforce_outcomes_become_labels(tmp_path: Path) -> None:
         await recorder.handle(feedback(2, "Closed - Not Converted", T0, "Status", "salesforce"))
         labelled = await store.labelled_decisions()
         assert [(r.lead_id, label) for r, label in labelled] == [("l0", 1), ("l1", 1), ("l2", 0)]
+    finally:
+        await store.close()
+
+
+async def test_drift_reads_the_scores_of_one_model_only(tmp_path: Path) -> None:
+    """After a promotion the old champion's scores are not the new one's distribution."""
+    store = SqlStore(make_engine(f"sqlite+aiosqlite:///{tmp_path / 's.db'}"))
+    await store.start()
+    try:
+        await store.record_decision(routed(0, "model", 0.1, version="old"))
+        await store.record_decision(routed(1, "model", 0.9, version="new"))
+        assert [p for _, p in await store.scores_since(T0, model_version="new")] == [0.9]
+        assert len(await store.scores_since(T0)) == 2
     finally:
         await store.close()
 
