@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Coroutine
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -324,30 +324,23 @@ def drift(
     """PSI of each day's live scores against the champion's training distribution."""
     from connectors.store.engine import make_engine
     from connectors.store.sql import SqlStore
-    from services.model.drift import daily
+    from services.model.live_drift import champion_drift
     from services.model.registry import Registry as ModelRegistry
 
     root = _registry_root(registry, data_dir)
-    champion = ModelRegistry(root).state()["champion"]
-    if champion is None:
+    if ModelRegistry(root).state()["champion"] is None:
         raise _fail("no champion in the registry", 1)
-    reference = json.loads((root / champion / "metrics.json").read_text())["reference"]["shares"]
-    since = datetime.now(UTC) - timedelta(days=days)
-
     url = _store_url(data_dir)
 
-    async def read() -> list[tuple[datetime, float]]:
+    async def read() -> tuple[str | None, list[dict[str, Any]]]:
         store = SqlStore(make_engine(url))
         try:
             await store.start()
-            return await store.scores_since(since, champion)
+            return await champion_drift(store, root, days, datetime.now(UTC))
         finally:
             await store.close()
 
-    by_day: dict[str, list[float]] = {}
-    for at, p in _read_store(read()):
-        by_day.setdefault(at.date().isoformat(), []).append(p)
-    rows = daily(reference, by_day)
+    champion, rows = _read_store(read())
     if as_json:
         typer.echo(json.dumps({"model_version": champion, "days": rows}))
         return

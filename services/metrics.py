@@ -72,6 +72,14 @@ DLQ_DEPTH = Gauge(
     "leadflow_dlq_depth", "Messages kept on leads.dlq (within its retention)",
     multiprocess_mode="livemostrecent",
 )  # fmt: skip
+MODEL_DRIFT = Gauge(
+    "leadflow_model_drift_psi", "PSI of the champion's scores today (UTC) against its training's",
+    ["model_version"], multiprocess_mode="livemostrecent",
+)  # fmt: skip
+MODEL_DRIFT_LEADS = Gauge(
+    "leadflow_model_drift_leads", "Leads the champion scored today (UTC), the PSI's sample size",
+    ["model_version"], multiprocess_mode="livemostrecent",
+)  # fmt: skip
 CONFIG_RELOADS = Counter(
     "leadflow_config_reloads_total", "Config reloads: applied, or refused (invalid)", ["outcome"]
 )
@@ -135,6 +143,17 @@ def dead_lettered(consumer: str, topic: str) -> None:
 
 def dlq_depth(depth: int) -> None:
     DLQ_DEPTH.set(depth)
+
+
+def drift(model_version: str | None, psi: float | None, leads: int) -> None:
+    """Today's drift reading for the champion: only the current champion's series is kept, and
+    none before its first score of the day."""
+    MODEL_DRIFT.clear()
+    MODEL_DRIFT_LEADS.clear()
+    if model_version is None or psi is None:
+        return
+    MODEL_DRIFT.labels(model_version).set(psi)
+    MODEL_DRIFT_LEADS.labels(model_version).set(leads)
 
 
 def config_reload(outcome: str) -> None:

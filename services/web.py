@@ -41,6 +41,7 @@ from services.intake.webhooks import ROUTES as WEBHOOK_ROUTES
 from services.logs import get_logger
 from services.model.feedback import GROUP as FEEDBACK_GROUP
 from services.model.feedback import FeedbackRecorder
+from services.model.live_drift import record_drift
 from services.notify import Notifier
 from services.qualifier.service import GROUP as QUALIFIER_GROUP
 from services.qualifier.service import ContactDirectory, Qualifier
@@ -172,6 +173,18 @@ async def sample_dlq_depth(container: Container, stop: asyncio.Event, every: flo
             await asyncio.wait_for(stop.wait(), every)
 
 
+async def sample_drift(container: Container, stop: asyncio.Event, every: float = 60) -> None:
+    """Keep leadflow_model_drift_psi current (the qualifier's process, the one that scores)."""
+    root = container.settings.data_dir / "models"
+    while not stop.is_set():
+        try:
+            await record_drift(container.store, root, datetime.now(UTC))
+        except (ConnectorError, OSError, ValueError, KeyError) as exc:  # a store or registry hiccup
+            log.warning("drift_unavailable", error=exc.__class__.__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+
+
 async def metrics_endpoint(_: Request) -> Response:
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)
@@ -250,6 +263,8 @@ def create_app(settings: Settings, roles: Sequence[str], build: Builder | None =
         tasks = [asyncio.create_task(loop.run(stop)) for loop in workers_for(container, roles)]
         if "intake" in roles:
             tasks.append(asyncio.create_task(prune_dedupe(container, stop)))
+        if "qualifier" in roles:
+            tasks.append(asyncio.create_task(sample_drift(container, stop)))
         if "writer" in roles:
             tasks += [asyncio.create_task(task.run(stop)) for task in follow_ups(container)]
             tasks.append(asyncio.create_task(sample_dlq_depth(container, stop)))

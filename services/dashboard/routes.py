@@ -6,7 +6,6 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from pydantic import ValidationError
 from starlette.datastructures import FormData
@@ -27,8 +26,7 @@ from services.errors import NotALead, NotFound, TooLarge
 from services.intake import guessing
 from services.intake.body import read_body
 from services.logs import get_logger
-from services.model.drift import daily
-from services.model.registry import Registry
+from services.model.live_drift import champion_drift
 from services.review import ReviewBody, apply_review
 
 log = get_logger(component="dashboard")
@@ -257,15 +255,7 @@ async def _charts(request: Request, session: Session) -> Response:
 async def _drift(request: Request, session: Session) -> Response:
     container = request.app.state.container
     root = container.settings.data_dir / "models"
-    champion = Registry(root).state()["champion"]
-    rows: list[dict[str, Any]] = []
-    if champion is not None:
-        metrics = json.loads((root / champion / "metrics.json").read_text())
-        reference = metrics["reference"]["shares"]
-        by_day: dict[str, list[float]] = {}
-        for at, p in await container.store.scores_since(datetime.now(UTC) - timedelta(days=14), champion):
-            by_day.setdefault(at.date().isoformat(), []).append(p)
-        rows = daily(reference, by_day)
+    champion, rows = await champion_drift(container.store, root, 14, datetime.now(UTC))
     chart = bar_chart([(r["day"], r["psi"]) for r in rows], title="PSI per day")
     return page("drift.html", session=session, champion=champion, rows=rows, chart=chart, active="drift")
 
