@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from services.model.history import load_history
@@ -293,3 +294,18 @@ def test_one_class_left_after_rows_without_a_date_is_refused(tmp_path: Path) -> 
         "mapping.yaml:1: label.positive: the label has one class only: every row is not converted"
         " (of the rows with a date)"
     ]
+
+
+@pytest.mark.parametrize(("name", "rows"), [("empty.csv", None), ("header.csv", 0), ("header.parquet", 0)])
+def test_an_export_without_rows_says_so(tmp_path: Path, name: str, rows: int | None) -> None:
+    # Not "no row of column 'won' has 'yes' (its values: )", which reads as a typo in the mapping.
+    data = tmp_path / name
+    header = write_history(tmp_path, rows=1).read_text().splitlines()[0]
+    if rows is None:
+        data.write_bytes(b"")
+    elif name.endswith(".parquet"):
+        pd.DataFrame(columns=header.split(",")).to_parquet(data)
+    else:
+        data.write_text(header + "\n")
+    with pytest.raises(ValueError, match=re.escape(f"{name} has no rows")):
+        load_history(data, load_mapping(write_mapping(tmp_path)))
