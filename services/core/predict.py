@@ -65,7 +65,7 @@ def with_model(
         note = Reason(
             factor="model", direction="neutral", text=f"{headline}; A/B holdout lead, so the rules decided"
         )
-        return _merged(evaluation, [note], probability=p, arm=arm)
+        return _merged(evaluation, [note, *score.factors], probability=p, arm=arm)
     tier = config.bands.tier(p)
     if evaluation.disqualified:
         note = Reason(factor="model", direction="neutral", text=f"{headline}; the disqualifier stands")

@@ -80,4 +80,5 @@ def test_holdout_leads_are_decided_by_the_rules_and_marked() -> None:
     rules = evaluate(UNKNOWN, None, CONFIG.icp, NOW)
     decided = with_model(rules, score(0.91), config, lead_id)
     assert (decided.arm, decided.tier, decided.probability) == ("holdout", rules.tier, 0.91)
-    assert "A/B holdout lead, so the rules decided" in decided.reasons[-1]
+    assert "A/B holdout lead, so the rules decided" in decided.reasons[-2]
+    assert decided.factors[-1] == FACTOR and decided.reasons[-1] == FACTOR.text  # scored: explained
