@@ -177,9 +177,10 @@ def backtest(
     model: Annotated[
         Path | None, typer.Option("--model", help="A trained artifact (default: train one)")
     ] = None,
-    config: Annotated[Path, typer.Option("--config", help="Rules the history is judged by")] = Path(
-        "deploy/config"
-    ),
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Rules to judge by [env LEADFLOW_CONFIG_DIR; deploy/config]"),
+    ] = None,
     report: Annotated[Path | None, typer.Option("--report", help="Write an HTML report here")] = None,
     from_store: Annotated[bool, typer.Option("--from-store", help="Compare conversion by A/B arm")] = False,
     data_dir: DataDir = None,
@@ -195,10 +196,11 @@ def backtest(
 
     if report is not None and not report.parent.is_dir():  # before the work, not after it
         raise _fail(f"cannot write the report: {report.parent} is not a directory")
+    config_dir = config or Settings.load().config_dir  # as train's minimum check and every command
     try:
-        rules = load_config(config)
+        rules = load_config(config_dir)
     except ConfigError as exc:
-        raise _fail(f"config in {config} is not valid:\n{exc}") from exc
+        raise _fail(f"config in {config_dir} is not valid:\n{exc}") from exc
     loaded, history = _history(data, mapping)
     given = None
     if model is not None:

@@ -209,3 +209,19 @@ def test_a_store_that_cannot_be_opened_is_one_message(tmp_path: Path, args: list
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit), result.exception
     assert f"no store in {missing}: the directory does not exist" in result.stderr
+
+
+def test_backtest_judges_by_the_config_the_environment_names(
+    tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LEADFLOW_CONFIG_DIR, as every other command and train's minimum check read it, not
+    deploy/config under wherever the command is run."""
+    from tests.model.helpers import write_history, write_mapping
+
+    data, mapping = write_history(tmp_path), write_mapping(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LEADFLOW_CONFIG_DIR", str(CONFIG_DIR))
+    args = ["backtest", "--data", str(data), "--mapping", str(mapping), "--model", str(model_dir), "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["test_rows"] == 300
