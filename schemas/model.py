@@ -33,7 +33,7 @@ class Feedback(Strict):
     events into training labels."""
 
     won: tuple[str, ...] = ("won", "closedwon", "closed won", "customer", "converted")
-    lost: tuple[str, ...] = ("lost", "closedlost", "closed lost", "unqualified", "disqualified")
+    lost: tuple[str, ...] = ("lost", "closedlost", "closed lost", "unqualified", "disqualified", "not_a_fit")
 
     def label(self, value: str | None) -> int | None:
         v = (value or "").strip().lower()

@@ -76,20 +76,23 @@ async def test_feedback_becomes_labels_and_arms_compare_conversion(tmp_path: Pat
         await store.close()
 
 
-async def test_salesforce_outcomes_become_labels(tmp_path: Path) -> None:
+async def test_salesforce_outcomes_and_a_not_a_fit_correction_become_labels(tmp_path: Path) -> None:
     """Salesforce says won as IsConverted = true or Status = Closed - Converted, values no
-    feedback.won list holds: the outcome the intake normalised is the label."""
+    feedback.won list holds: the outcome the intake normalised is the label. An AE's "not a
+    fit" is a loss; "good lead" says nothing about the outcome."""
     store = SqlStore(make_engine(f"sqlite+aiosqlite:///{tmp_path / 's.db'}"))
     await store.start()
     try:
-        for i in range(3):
+        for i in range(5):
             await store.record_decision(routed(i, "model", 0.5))
         recorder = FeedbackRecorder(store, lambda: load_config(CONFIG_DIR))
         await recorder.handle(feedback(0, "true", T0, "IsConverted", "salesforce"))
         await recorder.handle(feedback(1, "Closed - Converted", T0, "Status", "salesforce"))
         await recorder.handle(feedback(2, "Closed - Not Converted", T0, "Status", "salesforce"))
+        await recorder.handle(feedback(3, "Not a fit", T0, "leadflow_feedback"))  # an AE's correction
+        await recorder.handle(feedback(4, "Good lead", T0, "leadflow_feedback"))  # not an outcome
         labelled = await store.labelled_decisions()
-        assert [(r.lead_id, label) for r, label in labelled] == [("l0", 1), ("l1", 1), ("l2", 0)]
+        assert [(r.lead_id, label) for r, label in labelled] == [("l0", 1), ("l1", 1), ("l2", 0), ("l3", 0)]
     finally:
         await store.close()
 
