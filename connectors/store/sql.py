@@ -484,7 +484,8 @@ class SqlStore(FollowUps, EndedSessions):
              "probability": r.routed.evaluation.probability, "arm": r.routed.evaluation.arm,
              "model_version": r.routed.model_version}
             for r in new
-            if r.routed.evaluation.probability is not None
+            # A review or an SLA escalation re-records a scored evaluation: not a scoring.
+            if r.routed.evaluation.probability is not None and r.review is None and r.claim_sla is None
         ]  # fmt: skip
         for table, values in rows.items():
             if values:

@@ -110,6 +110,21 @@ async def test_drift_reads_the_scores_of_one_model_only(tmp_path: Path) -> None:
         await store.close()
 
 
+async def test_a_review_of_a_scored_lead_is_not_a_second_score(tmp_path: Path) -> None:
+    """A review re-records the decision with its evaluation (the model's probability in it):
+    drift counts each scoring once, on the day the model scored."""
+    store = SqlStore(make_engine(f"sqlite+aiosqlite:///{tmp_path / 's.db'}"))
+    await store.start()
+    try:
+        first = routed(0, "model", 0.9)
+        await store.record_decision(first)
+        reviewed = first.model_copy(update={"event_id": "e0:review", "decided_at": T0 + timedelta(days=3)})
+        await store.record_routed(reviewed, review={"action": "approve", "changes": {}, "note": None})
+        assert await store.scores_since(T0) == [(T0, 0.9)]
+    finally:
+        await store.close()
+
+
 def test_psi_is_zero_for_the_same_distribution_and_grows_with_a_shift() -> None:
     reference = shares([i / 100 for i in range(100)])
     assert psi(reference, reference) == 0
