@@ -159,13 +159,9 @@ def _train_from_store(data_dir: Path | None, registry: Path | None, mapping: Pat
         raise _mapping_failure(exc) from exc
     except artifact.ArtifactError as exc:
         raise _fail(str(exc), 1) from exc
-    if spec is not None:
-        columns = {f.name: f.path for f in spec.features}
-        kinds: dict[str, str] = {f.name: f.kind for f in spec.features}
-    else:
-        columns = dict(loaded.mapping.fields) | {c: f"attributes.{c}" for c in loaded.mapping.kinds}
-        kinds = {c: loaded.mapping.kinds.get(c, "categorical") for c in columns}
-    history = _read_store(history_from_store(_store_url(data_dir), columns, kinds))
+    columns = {f.name: f.path for f in spec.features} if spec is not None else None
+    kinds = {f.name: str(f.kind) for f in spec.features} if spec is not None else None
+    history = _read_store(history_from_store(_store_url(data_dir), columns, kinds, loaded.mapping))
     if len(history.labels) < 10 or len(set(history.labels.tolist())) < 2:
         raise _fail(f"the store has {len(history.labels)} labelled leads: not enough to train on", 1)
     return fit_history(history, loaded.mapping), loaded.text

@@ -4,15 +4,24 @@ outcome sales reported on leads.feedback."""
 from __future__ import annotations
 
 import hashlib
+import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from connectors.store.engine import make_engine
 from connectors.store.sql import SqlStore
+from schemas.lead import Lead
+from services.model.features import value_of
 from services.model.history import History
+from services.model.mapping import Mapping
 
 
-async def history_from_store(url: str, columns: dict[str, str], kinds: dict[str, str]) -> History:
+async def history_from_store(
+    url: str, columns: dict[str, str] | None, kinds: dict[str, str] | None, mapping: Mapping
+) -> History:
+    """The labelled leads, read as ``columns`` (the model in use's features) or, without a
+    model to take them from, as the mapping reads an export (``features_of``)."""
     store = SqlStore(make_engine(url))
     try:
         await store.start()
@@ -22,11 +31,46 @@ async def history_from_store(url: str, columns: dict[str, str], kinds: dict[str,
     digest = hashlib.sha256()
     for routed, label in labelled:  # what it was trained on: which decisions, which outcomes
         digest.update(f"{routed.event_id}:{label}\n".encode())
+    leads = [routed.lead for routed, _ in labelled]
+    if columns is None or kinds is None:
+        columns, kinds = features_of(leads, mapping)
     return History(
-        leads=[routed.lead for routed, _ in labelled],
+        leads=leads,
         labels=np.array([label for _, label in labelled], dtype=np.int8),
         dates=None,
         features=columns,
         kinds=kinds,
         sha256=digest.hexdigest(),
     )
+
+
+def features_of(leads: Sequence[Lead], mapping: Mapping) -> tuple[dict[str, str], dict[str, str]]:
+    """The features a history export would give: the mapping's fields and every attribute the
+    leads carry (an export's other columns), less what the mapping leaves out; each kind as
+    ``kinds`` says, else numeric when every value given is a number. An attribute holding
+    objects or lists (a source's nested payload) is no column of an export: left out."""
+    skip = {mapping.label.column, mapping.id, mapping.date, *mapping.exclude, *mapping.fields} - {None}
+    attributes = sorted({name for lead in leads for name in lead.attributes} - skip)
+    columns = dict(mapping.fields) | {name: f"attributes.{name}" for name in attributes}
+    kinds: dict[str, str] = {}
+    for name, path in list(columns.items()):
+        values = [v for v in (value_of(lead, path) for lead in leads) if v is not None]
+        if any(isinstance(v, dict | list) for v in values):
+            del columns[name]
+            continue
+        kinds[name] = mapping.kinds.get(name) or (
+            "numeric" if values and all(map(_number, values)) else "categorical"
+        )
+    return columns, kinds
+
+
+def _number(value: object) -> bool:
+    """A number, or text that is one ("12" from a form), as an export's column would be read."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return math.isfinite(value)
+    try:
+        return isinstance(value, str) and math.isfinite(float(value))
+    except ValueError:
+        return False
