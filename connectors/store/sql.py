@@ -578,6 +578,19 @@ class SqlStore(FollowUps, EndedSessions):
         return {k: _as_utc(v) for k, v in row.items()} if row else None
 
     @translated
+    async def lead_for_record(self, crm: str, record_id: str) -> str | None:
+        """The lead written to ``crm`` as ``record_id`` (the newest, should several be), if any."""
+        query = (
+            select(leads.c.lead_id)
+            .where(leads.c.crm == crm, leads.c.crm_record_id == record_id)
+            .order_by(leads.c.received_at.desc())
+            .limit(1)
+        )
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(query)).scalar()
+        return str(found) if found is not None else None
+
+    @translated
     async def list_leads(self, where: LeadFilter) -> list[dict[str, Any]]:
         query = select(leads).order_by(leads.c.received_at.desc(), leads.c.lead_id.desc()).limit(where.limit)
         for column, value in (

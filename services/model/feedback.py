@@ -49,7 +49,15 @@ class FeedbackRecorder:
             )
             return
         at = event.occurred_at or event.received_at
+        lead_id = await self._lead_of(event)
         await self._store.record_label(
-            event.lead_id, label, event.event_id, event.source, event.property, event.value, at
+            lead_id, label, event.event_id, event.source, event.property, event.value, at
         )
-        self._log.info("feedback_labelled", lead_id=event.lead_id, event_id=event.event_id, label=label)
+        self._log.info("feedback_labelled", lead_id=lead_id, event_id=event.event_id, label=label)
+
+    async def _lead_of(self, event: LeadFeedback) -> str:
+        """The lead the feedback is about: its own id when such a lead was decided, else the lead
+        the writer put in that CRM as that record (a web lead HubSpot knows by its contact id)."""
+        if await self._store.get_lead(event.lead_id) is not None:
+            return event.lead_id
+        return await self._store.lead_for_record(event.source, event.object_id) or event.lead_id

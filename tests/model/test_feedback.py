@@ -10,7 +10,7 @@ from connectors.store.engine import make_engine
 from connectors.store.sql import SqlStore
 from schemas.decision import Evaluation, Fit, FitResult, RoutingDecision, Status
 from schemas.events import LeadFeedback, LeadRouted
-from schemas.lead import Lead
+from schemas.lead import Lead, lead_id_for
 from services.config import load_config
 from services.core.feedback import classify
 from services.model.drift import daily, psi, shares
@@ -93,6 +93,26 @@ async def test_salesforce_outcomes_and_a_not_a_fit_correction_become_labels(tmp_
         await recorder.handle(feedback(4, "Good lead", T0, "leadflow_feedback"))  # not an outcome
         labelled = await store.labelled_decisions()
         assert [(r.lead_id, label) for r, label in labelled] == [("l0", 1), ("l1", 1), ("l2", 0), ("l3", 0)]
+    finally:
+        await store.close()
+
+
+async def test_feedback_on_a_crm_record_labels_the_lead_written_there(tmp_path: Path) -> None:
+    """A web lead the writer put in HubSpot as contact 901: HubSpot's feedback names the contact
+    (its lead id is the contact's), and the outcome belongs to the lead written there."""
+    store = SqlStore(make_engine(f"sqlite+aiosqlite:///{tmp_path / 's.db'}"))
+    await store.start()
+    try:
+        await store.record_decision(routed(0, "model", 0.5))
+        await store.mark_written("l0", "e0", T0, "hubspot", "901")
+        event = LeadFeedback(
+            event_id="hubspot:1:2:901:lifecyclestage", lead_id=lead_id_for("hubspot:901"), received_at=T0,
+            source="hubspot", object_id="901", property="lifecyclestage", value="customer",
+            occurred_at=T0, kind="outcome", label="won",
+        )  # fmt: skip
+        message = Message("leads.feedback", 0, 0, None, event.model_dump_json().encode(), ())
+        await FeedbackRecorder(store, lambda: load_config(CONFIG_DIR)).handle(message)
+        assert [(r.lead_id, label) for r, label in await store.labelled_decisions()] == [("l0", 1)]
     finally:
         await store.close()
 
