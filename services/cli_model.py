@@ -215,10 +215,13 @@ def backtest(
         return
     s = result.summary
     m = s["model"]
+    # Below the minimum the figures are the rules' scores (the note above says why).
+    version = result.model_version
+    decided_by = f"rules (model {version} not used)" if result.model_note else f"model {version}"
     typer.echo(
         f"{s['rows']:,} rows, {s['test_rows']:,} held out ({result.split}),"
         f" positive rate {s['positive_rate']:.1%}\n"
-        f"model {result.model_version}: AUC {m['auc']:.4f}  PR-AUC {m['pr_auc']:.4f}"
+        f"{decided_by}: AUC {m['auc']:.4f}  PR-AUC {m['pr_auc']:.4f}"
         f"  Brier {m['brier']:.4f}  ECE {m['ece']:.4f}"
     )
     for name, b in s["baselines"].items():

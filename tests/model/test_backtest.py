@@ -79,6 +79,17 @@ def test_below_the_minimum_the_backtest_reports_the_rules(tmp_path: Path) -> Non
     assert all(t["tier"] != "hot" for t in result.summary["tiers"])
 
 
+def test_below_the_minimum_the_printed_figures_are_named_the_rules(tmp_path: Path) -> None:
+    """The figures are of the rules' scores then: not printed as the model's."""
+    from tests.model.helpers import write_history, write_mapping
+
+    data, mapping = write_history(tmp_path, rows=400), write_mapping(tmp_path)
+    result = CliRunner().invoke(app, ["backtest", "--data", str(data), "--mapping", str(mapping)])
+    assert result.exit_code == 0, result.output
+    [line] = [line for line in result.stdout.splitlines() if "AUC" in line and "baseline" not in line]
+    assert line.startswith("rules (model ") and " not used): AUC " in line
+
+
 @pytest.fixture(scope="module")
 def x_education() -> dict[str, object]:
     if not X_EDUCATION.exists():
