@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
+from datetime import UTC
 
 import numpy as np
 
@@ -21,7 +22,8 @@ async def history_from_store(
     url: str, columns: dict[str, str] | None, kinds: dict[str, str] | None, mapping: Mapping
 ) -> History:
     """The labelled leads, read as ``columns`` (the model in use's features) or, without a
-    model to take them from, as the mapping reads an export (``features_of``)."""
+    model to take them from, as the mapping reads an export (``features_of``); dated by their
+    arrival when the mapping names a date, so the split is by time as for a dated export."""
     store = SqlStore(make_engine(url))
     try:
         await store.start()
@@ -31,13 +33,16 @@ async def history_from_store(
     digest = hashlib.sha256()
     for routed, label in labelled:  # what it was trained on: which decisions, which outcomes
         digest.update(f"{routed.event_id}:{label}\n".encode())
+    if mapping.date:  # a dated mapping is split by time: here by when each lead arrived
+        labelled.sort(key=lambda one: one[0].received_at)
     leads = [routed.lead for routed, _ in labelled]
     if columns is None or kinds is None:
         columns, kinds = features_of(leads, mapping)
+    arrived = [routed.received_at.astimezone(UTC).replace(tzinfo=None) for routed, _ in labelled]
     return History(
         leads=leads,
         labels=np.array([label for _, label in labelled], dtype=np.int8),
-        dates=None,
+        dates=np.array(arrived, dtype="datetime64[ns]") if mapping.date else None,
         features=columns,
         kinds=kinds,
         sha256=digest.hexdigest(),

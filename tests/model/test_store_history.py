@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from datetime import timedelta
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -45,14 +46,16 @@ def test_features_are_the_mappings_fields_and_the_leads_attributes(tmp_path: Pat
 
 
 async def labelled_store(tmp_path: Path) -> None:
-    """300 decided leads with an outcome: many visits convert."""
+    """300 decided leads with an outcome, received an hour apart: many visits convert."""
     store = SqlStore(make_engine(f"sqlite+aiosqlite:///{tmp_path / 'leadflow.db'}"))
     await store.start()
     rng = random.Random(5)
     try:
         for i in range(300):
             visits = rng.randint(0, 20)
-            decided = routed(i, "model", 0.5).model_copy(update={"lead": lead(i, visits, "Retail")})
+            decided = routed(i, "model", 0.5).model_copy(
+                update={"lead": lead(i, visits, "Retail"), "received_at": T0 + timedelta(hours=i)}
+            )
             await store.record_decision(decided)
             won = int(rng.random() < (0.9 if visits > 10 else 0.1))
             await store.record_label(decided.lead_id, won, f"f{i}", "hubspot", "lifecyclestage", "x", T0)
@@ -73,3 +76,13 @@ def test_train_from_store_with_only_a_mapping_learns_from_every_attribute(tmp_pa
     features = json.loads((registry / trained["version"] / "features.json").read_text())["features"]
     assert {f["name"] for f in features} == {"industry", "channel", "visits"}
     assert trained["held_out"]["auc"] > 0.8
+
+
+def test_train_from_store_splits_by_arrival_when_the_mapping_is_dated(tmp_path: Path) -> None:
+    """As a dated export is split: the newest 20 % of the labelled leads are held out."""
+    asyncio.run(labelled_store(tmp_path))
+    mapping = write_mapping(tmp_path, MAPPING + "date: created\n")
+    args = ["train", "--from-store", "--data-dir", str(tmp_path), "--registry", str(tmp_path / "models")]
+    result = CliRunner().invoke(app, [*args, "--mapping", str(mapping), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["split"] == "date"
