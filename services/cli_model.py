@@ -110,18 +110,7 @@ def train(
     metrics = trained.model.metrics
     if register:
         ModelRegistry(root).add(target)
-    try:
-        config = load_config(Settings.load().config_dir).model
-    except (ConfigError, OSError):
-        config = None  # no rules here: nothing to compare the minimum with
-    if config and (
-        metrics["train_rows"] < config.min_rows or metrics["train_positives"] < config.min_positives
-    ):
-        typer.echo(
-            f"note: {metrics['train_rows']} rows / {metrics['train_positives']} conversions is below the"
-            f" minimum ({config.min_rows} / {config.min_positives}): the qualifier will not use this model",
-            err=True,
-        )
+    _note_if_below_minimum(metrics)
     summary = {"version": trained.model.version, "out": str(target), "registered": register, **metrics}
     summary.pop("reference", None)
     if as_json:
@@ -308,11 +297,30 @@ def promote(
     from services.model.registry import Registry as ModelRegistry
     from services.model.registry import RegistryError
 
+    root = _registry_root(registry, data_dir)
     try:
-        state = ModelRegistry(_registry_root(registry, data_dir)).promote(version)
+        state = ModelRegistry(root).promote(version)
     except RegistryError as exc:
         raise _fail(str(exc), 1) from exc
     typer.echo(f"champion {state['champion']} (challenger {state['challenger'] or 'none'})")
+    if state["champion"] is not None:
+        _note_if_below_minimum(json.loads((root / state["champion"] / "metrics.json").read_text()))
+
+
+def _note_if_below_minimum(metrics: dict[str, Any]) -> None:
+    """Say on stderr when a model learned from less history than the rules' minimum asks: the
+    qualifier will consult it, record it, and not use it."""
+    try:
+        config = load_config(Settings.load().config_dir).model
+    except (ConfigError, OSError):
+        return  # no rules here: nothing to compare the minimum with
+    rows, positives = int(metrics.get("train_rows", 0)), int(metrics.get("train_positives", 0))
+    if rows < config.min_rows or positives < config.min_positives:
+        typer.echo(
+            f"note: {rows} rows / {positives} conversions is below the minimum"
+            f" ({config.min_rows} / {config.min_positives}): the qualifier will not use this model",
+            err=True,
+        )
 
 
 @model_app.command("drift")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from services.model import artifact
 from services.model.scoring import Model
 
 POINTER = "registry.json"
+RETRY_SECONDS = 30.0  # a champion that failed to load is tried again this often (files restored)
 log = get_logger(component="model-registry")
 
 
@@ -103,11 +106,15 @@ class Registry:
 
 class Champion:
     """The champion for the qualifier, reloaded when the pointer changes (a promotion takes
-    effect without a restart). A model that fails to load is logged and the previous one kept."""
+    effect without a restart). A model that fails to load is logged and the previous one kept,
+    and loading it is tried again every RETRY_SECONDS: restoring its files is enough (promoting
+    the champion again leaves the pointer as it is)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, clock: Callable[[], float] = time.monotonic) -> None:
         self.registry = Registry(root)
+        self._clock = clock
         self._seen: tuple[float, str | None] | None = None
+        self._failed_at: float | None = None
         self._model: Model | None = None
 
     def __call__(self) -> Model | None:
@@ -116,10 +123,12 @@ class Champion:
             stamp = pointer.stat().st_mtime
         except FileNotFoundError:
             return self._model
-        if self._seen is not None and self._seen[0] == stamp:
+        retry = self._failed_at is not None and self._clock() - self._failed_at >= RETRY_SECONDS
+        if self._seen is not None and self._seen[0] == stamp and not retry:
             return self._model
         version = self.registry.state()["champion"]
         self._seen = (stamp, version)
+        self._failed_at = None
         if version is None:
             self._model = None
             return None
@@ -127,5 +136,6 @@ class Champion:
             self._model = artifact.load(self.registry.path(version))
             log.info("model_loaded", model_version=version)
         except artifact.ArtifactError as exc:
+            self._failed_at = self._clock()
             log.error("model_load_failed", model_version=version, error=str(exc))
         return self._model
