@@ -209,3 +209,11 @@ def test_a_store_that_cannot_be_opened_is_one_message(tmp_path: Path, args: list
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit), result.exception
     assert f"no store in {missing}: the directory does not exist" in result.stderr
+
+
+def test_backtest_from_a_store_without_scored_leads_says_so(tmp_path: Path) -> None:
+    (tmp_path / "var").mkdir()
+    result = CliRunner().invoke(app, ["backtest", "--from-store", "--data-dir", str(tmp_path / "var")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""  # it printed nothing at all
+    assert result.stderr.startswith("no scored leads in the store yet")
