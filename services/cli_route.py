@@ -99,7 +99,14 @@ def route_command(
     try:
         data = json.loads(lead_file.read_text())
         lead = Lead.model_validate(data.get("lead", data) if isinstance(data, dict) else data)
-    except (OSError, ValueError, ValidationError) as exc:
+    except ValidationError as exc:  # one line per file, not pydantic's block with a URL
+        wrong = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(lead)'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        typer.echo(f"{lead_file}: not a lead: {wrong}", err=True)
+        raise typer.Exit(2) from exc
+    except (OSError, ValueError) as exc:
         typer.echo(f"{lead_file}: not a lead: {exc}", err=True)
         raise typer.Exit(2) from exc
     try:

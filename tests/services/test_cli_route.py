@@ -36,3 +36,13 @@ def test_route_refuses_a_file_that_is_not_a_lead(tmp_path: Path) -> None:
     assert (
         CliRunner().invoke(app, ["route", "--explain", str(bad), "--config", str(CONFIG_DIR)]).exit_code == 2
     )
+
+
+def test_a_lead_with_a_wrong_field_is_one_line_naming_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "lead.json"
+    bad.write_text(json.dumps({"email": 3}))
+    result = CliRunner().invoke(app, ["route", "--explain", str(bad), "--config", str(CONFIG_DIR)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"{bad}: not a lead: person.email: Input should be a valid string"
+    ]
