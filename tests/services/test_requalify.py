@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -191,3 +193,21 @@ def test_requalify_from_a_crm_without_credentials_names_what_is_missing(
         refused = CliRunner().invoke(app, args)
         assert refused.exit_code == 2, refused.output
         assert needed in refused.output and "crm.yaml" not in refused.output
+
+
+def test_the_cli_logs_json_lines_as_the_services_do(tmp_path: Path) -> None:
+    # Without configure() its log lines were structlog's console lines, past the PII redaction.
+    async def one_record() -> None:
+        store = await _store(tmp_path)
+        crm = LocalCrm(store.engine)
+        await crm.start()
+        await crm.write(routed(1))
+        await store.close()
+
+    asyncio.run(one_record())
+    command = [sys.executable, "-m", "services", "requalify", "--crm", "local", "--ids", "lead-1",
+               "--data-dir", str(tmp_path), "--config", str(CONFIG_DIR)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    logged = [line for line in done.stderr.splitlines() if not line.startswith("read ")]  # progress
+    events = [json.loads(line)["event"] for line in logged]
+    assert "accepted" in events
