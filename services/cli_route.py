@@ -84,7 +84,9 @@ async def explain(lead: Lead, settings: Settings, now: datetime) -> dict[str, An
 
 def route_command(
     lead_file: Annotated[Path, typer.Argument(help="A lead as JSON (the /v1/leads body)")],
-    explain_path: Annotated[bool, typer.Option("--explain", help="Print every rule tried and why")] = True,
+    explain_path: Annotated[
+        bool, typer.Option("--explain/--no-explain", help="Print every rule tried and why")
+    ] = True,
     config: Annotated[
         Path | None, typer.Option("--config", help="Config directory [env LEADFLOW_CONFIG_DIR]")
     ] = None,

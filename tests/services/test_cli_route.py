@@ -46,3 +46,14 @@ def test_a_lead_with_a_wrong_field_is_one_line_naming_the_field(tmp_path: Path) 
     assert result.stderr.strip().splitlines() == [
         f"{bad}: not a lead: person.email: Input should be a valid string"
     ]
+
+
+def test_no_explain_prints_only_the_verdict_and_the_destination(tmp_path: Path) -> None:
+    # --explain defaulted to on and had no way off: the flag changed nothing.
+    lead = tmp_path / "lead.json"
+    lead.write_text(json.dumps(EXAMPLE))
+    args = ["route", str(lead), "--config", str(CONFIG_DIR), "--data-dir", str(tmp_path / "data")]
+    full = CliRunner().invoke(app, args).stdout.splitlines()
+    brief = CliRunner().invoke(app, [*args, "--no-explain"])
+    assert brief.exit_code == 0, brief.output
+    assert brief.stdout.splitlines() == [full[0], full[-1]] and len(full) > 2
