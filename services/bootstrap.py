@@ -98,15 +98,35 @@ def make_enricher(settings: Settings, config: LeadflowConfig, store: SqlStore) -
 
 
 class CrmNotConfigured(RuntimeError):
-    """crm.yaml sends leads to a CRM whose credentials are not set."""
+    """A CRM to call (named by crm.yaml, or by `requalify --crm`) whose credentials are not set."""
+
+
+def crms_written(config: LeadflowConfig) -> list[str]:
+    """The CRMs crm.yaml writes leads to: the default and each lead source's."""
+    return sorted({config.crm.default, *config.crm.sources.values()})
+
+
+def missing_credentials(name: str, settings: Settings) -> str | None:
+    """What this environment lacks to call CRM ``name`` (None: nothing). Whoever asked for the
+    CRM (crm.yaml, `requalify --crm`) adds that: the credentials are the same either way."""
+    if name == "hubspot" and settings.hubspot_token is None:
+        return "HubSpot needs LEADFLOW_HUBSPOT_TOKEN, which is not set"
+    if name == "salesforce" and not settings.salesforce_configured:
+        return (
+            "Salesforce needs LEADFLOW_SALESFORCE_INSTANCE_URL and LEADFLOW_SALESFORCE_TOKEN"
+            " (or LEADFLOW_SALESFORCE_USERNAME/PASSWORD/SECURITY_TOKEN), which are not set"
+        )
+    return None
 
 
 def make_crm(name: str, settings: Settings, config: LeadflowConfig, store: SqlStore) -> CrmWriter:
+    missing = missing_credentials(name, settings)
+    if missing is not None:
+        raise CrmNotConfigured(missing)
     if name == "local":
         return LocalCrm(store.engine, migrate=settings.migrate_on_start)
     if name == "hubspot":
-        if settings.hubspot_token is None:
-            raise CrmNotConfigured("crm.yaml writes leads to HubSpot but LEADFLOW_HUBSPOT_TOKEN is not set")
+        assert settings.hubspot_token is not None  # missing_credentials said so
         hubspot = config.crm.hubspot
         guard = Guard("hubspot", limits_from(hubspot).share(settings.crm_budget_share))
         return HubSpotCrm(
@@ -117,7 +137,7 @@ def make_crm(name: str, settings: Settings, config: LeadflowConfig, store: SqlSt
         )
     if name == "salesforce":
         return make_salesforce(settings, config)
-    raise CrmNotConfigured(f"crm.yaml writes leads to {name}, which this build has no connector for")
+    raise CrmNotConfigured(f"this build has no connector for {name!r}")
 
 
 def make_salesforce(settings: Settings, config: LeadflowConfig) -> CrmWriter:
@@ -125,11 +145,9 @@ def make_salesforce(settings: Settings, config: LeadflowConfig) -> CrmWriter:
     from connectors.crm.salesforce_client import SalesforceClient, TimeoutSession, password_login
 
     sf = config.crm.salesforce
-    if not settings.salesforce_configured:
-        raise CrmNotConfigured(
-            "crm.yaml uses Salesforce: set LEADFLOW_SALESFORCE_INSTANCE_URL and LEADFLOW_SALESFORCE_TOKEN"
-            " (or LEADFLOW_SALESFORCE_USERNAME/PASSWORD/SECURITY_TOKEN)"
-        )
+    missing = missing_credentials("salesforce", settings)
+    if missing is not None:
+        raise CrmNotConfigured(missing)
     session = TimeoutSession(sf.limits.timeout_seconds * 0.9)
     login = None
     if settings.salesforce_username and settings.salesforce_password:
@@ -190,9 +208,11 @@ async def bootstrap(
         bus = TracedBus(bus)  # publish latency, and the trace context on every message
         crms: dict[str, CrmWriter] = {}
         if crm is None:
-            wanted = {config.crm.default, *config.crm.sources.values()}
-            for name in sorted(wanted):
-                crms[name] = make_crm(name, settings, config, store)
+            for name in crms_written(config):
+                try:
+                    crms[name] = make_crm(name, settings, config, store)
+                except CrmNotConfigured as exc:
+                    raise CrmNotConfigured(f"crm.yaml writes leads to {name}: {exc}") from None
                 await crms[name].start()
                 owned.append(crms[name])
             crm = crms[config.crm.default]

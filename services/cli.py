@@ -57,14 +57,20 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _serve(settings: Settings, roles: tuple[str, ...]) -> None:
+    from services.bootstrap import crms_written, missing_credentials
     from services.web import create_app
 
     configure(settings.log_level)
     try:
-        load_config(settings.config_dir)  # fail before binding a port, with every problem listed
+        config = load_config(settings.config_dir)  # fail before binding a port, with every problem listed
     except ConfigError as exc:
         typer.echo(f"config in {settings.config_dir} is not valid:\n{exc}", err=True)
         raise typer.Exit(2) from exc
+    for name in crms_written(config):  # else a traceback from the app's start-up, exit 3
+        missing = missing_credentials(name, settings)
+        if missing is not None:
+            typer.echo(f"crm.yaml writes leads to {name}: {missing}", err=True)
+            raise typer.Exit(2)
     uvicorn.Server(server_config(settings, create_app(settings, roles))).run()
 
 
@@ -251,6 +257,10 @@ def forget_person(
     from services.forget import forget
 
     settings = _settings(config=config, data_dir=data_dir, bus=bus, bootstrap=bootstrap)
+    if settings.database_url is None and not settings.data_dir.is_dir():
+        # Else an empty store is made there and the person reported forgotten from it.
+        typer.echo(f"no store in {settings.data_dir}: the directory does not exist (--data-dir)", err=True)
+        raise typer.Exit(1)
     configure(settings.log_level)
 
     async def erase() -> dict[str, Any]:

@@ -260,6 +260,8 @@ def _arms(data_dir: Path | None, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps({"arms": rows}))
         return
+    if not rows:
+        typer.echo("no scored leads in the store yet: promote a model (leadflow model promote)", err=True)
     for row in rows:
         rate = "-" if row["conversion_rate"] is None else f"{row['conversion_rate']:.1%}"
         typer.echo(

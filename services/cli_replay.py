@@ -118,6 +118,11 @@ def replay(
         raise typer.BadParameter("say what to replay: --dlq")
     overrides = {"bus": bus, "kafka_bootstrap": bootstrap, "data_dir": data_dir}
     settings = Settings.load(**{k: v for k, v in overrides.items() if v is not None})
+    if settings.bus == "sqlite" and not settings.data_dir.is_dir():  # else an empty bus made there
+        typer.echo(
+            f"no embedded bus in {settings.data_dir}: the directory does not exist (--data-dir)", err=True
+        )
+        raise typer.Exit(1)
     try:
         after = datetime.fromisoformat(since) if since else None
     except ValueError as exc:

@@ -14,6 +14,7 @@ import typer
 from connectors.crm.reader import CrmReader, Selection, UnsupportedSelection
 from services.bootstrap import Container, bootstrap
 from services.intake.publish import Publisher
+from services.logs import configure
 from services.requalify import (
     CannotRequalify,
     Counts,
@@ -85,6 +86,7 @@ def requalify(
     """Send existing CRM records through the pipeline (skipping locked ones), page by page."""
     overrides = {"config_dir": config, "data_dir": data_dir}
     settings = Settings.load(**{k: v for k, v in overrides.items() if v is not None})
+    configure(settings.log_level)  # the intake's JSON lines, PII redacted, as the services log them
     try:
         counts = asyncio.run(run(settings, crm, selection_from(ids, query, since), accounts, page_size))
     except UnsupportedSelection as exc:  # at the first read, before anything is published

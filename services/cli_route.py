@@ -84,7 +84,9 @@ async def explain(lead: Lead, settings: Settings, now: datetime) -> dict[str, An
 
 def route_command(
     lead_file: Annotated[Path, typer.Argument(help="A lead as JSON (the /v1/leads body)")],
-    explain_path: Annotated[bool, typer.Option("--explain", help="Print every rule tried and why")] = True,
+    explain_path: Annotated[
+        bool, typer.Option("--explain/--no-explain", help="Print every rule tried and why")
+    ] = True,
     config: Annotated[
         Path | None, typer.Option("--config", help="Config directory [env LEADFLOW_CONFIG_DIR]")
     ] = None,
@@ -99,7 +101,14 @@ def route_command(
     try:
         data = json.loads(lead_file.read_text())
         lead = Lead.model_validate(data.get("lead", data) if isinstance(data, dict) else data)
-    except (OSError, ValueError, ValidationError) as exc:
+    except ValidationError as exc:  # one line per file, not pydantic's block with a URL
+        wrong = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(lead)'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        typer.echo(f"{lead_file}: not a lead: {wrong}", err=True)
+        raise typer.Exit(2) from exc
+    except (OSError, ValueError) as exc:
         typer.echo(f"{lead_file}: not a lead: {exc}", err=True)
         raise typer.Exit(2) from exc
     try:

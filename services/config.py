@@ -309,6 +309,9 @@ def _unique(problems: list[Problem]) -> list[Problem]:
 
 def check_config(directory: Path) -> CheckResult:
     """Read and check every file; collect every error and every warning in one pass."""
+    if not directory.is_dir():  # one problem, not "file is missing" for each required file
+        what = "does not exist" if not directory.exists() else "is not a directory"
+        return CheckResult(None, [Problem(str(directory), None, "(directory)", what)], [])
     loaded: dict[str, BaseModel | None] = {}
     nodes: dict[str, yaml.Node | None] = {}
     raw: dict[str, Any] = {}

@@ -104,6 +104,13 @@ def sample_leads(count: int, seed: int = 7) -> list[dict[str, Any]]:
 
 def run_demo(url: str, count: int, token: str, wait: float = 30.0) -> list[dict[str, Any]]:
     """Post the samples, then wait until each is written and return what the API says of it."""
+    try:
+        return _post_and_wait(url, count, token, wait)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # one line, not httpx's traceback
+        raise SystemExit(f"cannot reach Leadflow at {url}: {exc} (is it running? `make run`)") from None
+
+
+def _post_and_wait(url: str, count: int, token: str, wait: float) -> list[dict[str, Any]]:
     headers = {"Authorization": f"Bearer {token}"}
     results = []
     with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=10) as client:

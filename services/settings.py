@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from services.intake.signatures import secret_keys
 
@@ -113,6 +115,23 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"'{name}': a secret is 'whsec_' and base64 (space-separated)") from None
         return secrets
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_url(cls, url: SecretStr | None) -> SecretStr | None:
+        # At start, in one line: a URL SQLAlchemy cannot parse, or without an async driver, was a
+        # traceback from the first command that opened the store. Never quotes the URL.
+        if url is None:
+            return None
+        try:
+            is_async = make_url(url.get_secret_value()).get_dialect().is_async
+        except (ArgumentError, ImportError):
+            is_async = False
+        if not is_async:
+            raise ValueError(
+                "not an SQLAlchemy URL with an async driver, e.g. postgresql+asyncpg://user:pw@host:5432/db"
+            )
+        return url
 
     @property
     def salesforce_configured(self) -> bool:

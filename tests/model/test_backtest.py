@@ -237,3 +237,12 @@ def test_backtest_judges_by_the_config_the_environment_names(
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["test_rows"] == 300
+
+
+def test_backtest_from_a_store_without_scored_leads_says_so(tmp_path: Path) -> None:
+    (tmp_path / "var").mkdir()
+    result = CliRunner().invoke(app, ["backtest", "--from-store", "--data-dir", str(tmp_path / "var")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""  # it printed nothing at all
+    said = [line for line in result.stderr.splitlines() if not line.startswith("{")]  # logs, if configured
+    assert said == ["no scored leads in the store yet: promote a model (leadflow model promote)"]

@@ -116,3 +116,12 @@ def test_forget_prints_what_to_purge_from_the_logs(tmp_path: Path, monkeypatch: 
     assert f"<email:{pii_hash('nobody@example.com')}>" in result.stdout
     assert lead_id_for("nobody@example.com") in result.stdout
     assert "0 lead(s)" in result.stdout
+
+
+def test_forget_in_a_data_dir_that_does_not_exist_erases_nothing_and_says_so(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir"  # a typo in --data-dir: nobody there to forget
+    args = ["forget", "--email", YUKI["email"], "--data-dir", str(missing), "--config", str(CONFIG_DIR)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == f"no store in {missing}: the directory does not exist (--data-dir)"
+    assert not missing.exists()

@@ -46,14 +46,6 @@ def test_check_on_a_broken_copy_exits_1_and_prints_file_line_field(tmp_path: Pat
     assert "valid (" not in result.output
 
 
-def test_check_on_a_missing_directory_reports_both_files(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["config", "check", str(tmp_path / "nowhere")])
-
-    assert result.exit_code == 1
-    assert "icp.yaml: (file): file is missing" in result.output
-    assert "routing.yaml: (file): file is missing" in result.output
-
-
 def test_check_json_on_a_valid_config() -> None:
     result = runner.invoke(app, ["config", "check", str(CONFIG_DIR), "--json"])
 
@@ -234,3 +226,21 @@ def test_check_warns_when_an_auto_send_rule_has_no_smtp_server(tmp_path: Path) -
     )
     quiet = runner.invoke(app, ["config", "check", str(CONFIG_DIR)])
     assert "auto_send" not in quiet.output
+
+
+def test_check_on_a_directory_that_does_not_exist_says_so_once(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-config"
+    result = runner.invoke(app, ["config", "check", str(missing)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"1 problem(s) in {missing}:",
+        f"  {missing}: (directory): does not exist",
+    ]
+
+
+def test_check_on_an_empty_directory_reports_both_required_files(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["config", "check", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert "icp.yaml: (file): file is missing" in result.output
+    assert "routing.yaml: (file): file is missing" in result.output

@@ -82,3 +82,13 @@ async def test_a_message_dead_lettered_again_is_republished_once_per_run(tmp_pat
     report = replay(tmp_path)
     assert (report["read"], report["matched"], report["republished"], report["repeats"]) == (3, 2, 2, 1)
     assert sorted(v["event_id"] for _, v in await routed_on_bus(tmp_path)) == ["ev-1", "ev-2"]
+
+
+def test_replay_from_a_data_dir_that_does_not_exist_says_so(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir"  # a typo in --data-dir: an empty bus was made there, "read 0"
+    command = [sys.executable, "-m", "services", "replay", "--dlq", "--bus", "sqlite",
+               "--data-dir", str(missing), "--idle", "1"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == f"no embedded bus in {missing}: the directory does not exist (--data-dir)"
+    assert not missing.exists()

@@ -36,3 +36,24 @@ def test_route_refuses_a_file_that_is_not_a_lead(tmp_path: Path) -> None:
     assert (
         CliRunner().invoke(app, ["route", "--explain", str(bad), "--config", str(CONFIG_DIR)]).exit_code == 2
     )
+
+
+def test_a_lead_with_a_wrong_field_is_one_line_naming_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "lead.json"
+    bad.write_text(json.dumps({"email": 3}))
+    result = CliRunner().invoke(app, ["route", "--explain", str(bad), "--config", str(CONFIG_DIR)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"{bad}: not a lead: person.email: Input should be a valid string"
+    ]
+
+
+def test_no_explain_prints_only_the_verdict_and_the_destination(tmp_path: Path) -> None:
+    # --explain defaulted to on and had no way off: the flag changed nothing.
+    lead = tmp_path / "lead.json"
+    lead.write_text(json.dumps(EXAMPLE))
+    args = ["route", str(lead), "--config", str(CONFIG_DIR), "--data-dir", str(tmp_path / "data")]
+    full = CliRunner().invoke(app, args).stdout.splitlines()
+    brief = CliRunner().invoke(app, [*args, "--no-explain"])
+    assert brief.exit_code == 0, brief.output
+    assert brief.stdout.splitlines() == [full[0], full[-1]] and len(full) > 2

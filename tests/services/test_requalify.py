@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from connectors.bus.memory import MemoryBus
@@ -175,3 +178,36 @@ async def test_post_v1_requalify_does_what_the_cli_does_for_a_crm_workflow(tmp_p
             assert (refused.status_code, refused.json()["error"]) == (400, "malformed"), wrong
             assert says in refused.json()["detail"], refused.json()
         assert (await client.post("/v1/requalify", json=body)).status_code == 401
+
+
+def test_requalify_from_a_crm_without_credentials_names_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The demo config writes to the local CRM: the message must not blame crm.yaml for HubSpot.
+    for variable in ("HUBSPOT_TOKEN", "SALESFORCE_INSTANCE_URL", "SALESFORCE_TOKEN",
+                     "SALESFORCE_USERNAME", "SALESFORCE_PASSWORD"):  # fmt: skip
+        monkeypatch.delenv(f"LEADFLOW_{variable}", raising=False)
+    where = ["--data-dir", str(tmp_path), "--config", str(CONFIG_DIR)]
+    for crm, needed in (("hubspot", "LEADFLOW_HUBSPOT_TOKEN"), ("salesforce", "LEADFLOW_SALESFORCE_TOKEN")):
+        args = ["requalify", "--crm", crm, "--ids", "801", *where]
+        refused = CliRunner().invoke(app, args)
+        assert refused.exit_code == 2, refused.output
+        assert needed in refused.output and "crm.yaml" not in refused.output
+
+
+def test_the_cli_logs_json_lines_as_the_services_do(tmp_path: Path) -> None:
+    # Without configure() its log lines were structlog's console lines, past the PII redaction.
+    async def one_record() -> None:
+        store = await _store(tmp_path)
+        crm = LocalCrm(store.engine)
+        await crm.start()
+        await crm.write(routed(1))
+        await store.close()
+
+    asyncio.run(one_record())
+    command = [sys.executable, "-m", "services", "requalify", "--crm", "local", "--ids", "lead-1",
+               "--data-dir", str(tmp_path), "--config", str(CONFIG_DIR)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    logged = [line for line in done.stderr.splitlines() if not line.startswith("read ")]  # progress
+    events = [json.loads(line)["event"] for line in logged]
+    assert "accepted" in events

@@ -107,3 +107,19 @@ def test_uvicorn_believes_the_proxies_the_settings_name(monkeypatch: pytest.Monk
     assert server_config(Settings(), None).forwarded_allow_ips == "127.0.0.1"  # uvicorn's own
     monkeypatch.setenv("LEADFLOW_FORWARDED_ALLOW_IPS", "*")
     assert server_config(Settings.load(), None).forwarded_allow_ips == "*"
+
+
+@pytest.mark.parametrize(
+    "url", ["nonsense", "postgresql://leadflow:s3cret@db:5432/leads", "nodb+nodriver://leadflow:s3cret@db/x"]
+)
+def test_a_database_url_without_an_async_driver_is_invalid_settings(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It was a traceback from the first command that opened the store (ArgumentError, a missing
+    # psycopg module, a dialect plugin that does not exist).
+    monkeypatch.setenv("LEADFLOW_DATABASE_URL", url)
+    with pytest.raises(InvalidSettings, match=r"^LEADFLOW_DATABASE_URL: .*async driver") as caught:
+        Settings.load()
+    assert "s3cret" not in str(caught.value)
+    monkeypatch.setenv("LEADFLOW_DATABASE_URL", "postgresql+asyncpg://leadflow:s3cret@db:5432/leads")
+    assert Settings.load().store_url.startswith("postgresql+asyncpg://")

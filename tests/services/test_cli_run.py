@@ -1,0 +1,26 @@
+"""`leadflow run` (and the other services) refuse to start before binding a port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from services.cli import app
+from tests.services.test_config import edited_copy
+
+
+def test_a_crm_without_credentials_stops_the_start_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It was a traceback logged from the app's start-up, and exit code 3.
+    monkeypatch.delenv("LEADFLOW_HUBSPOT_TOKEN", raising=False)
+    monkeypatch.setenv("LEADFLOW_API_TOKEN", "token")
+    config, _ = edited_copy(tmp_path, "crm.yaml", "default: local", "default: hubspot")
+    args = ["run", "--config", str(config), "--data-dir", str(tmp_path / "var"), "--port", "0"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        "crm.yaml writes leads to hubspot: HubSpot needs LEADFLOW_HUBSPOT_TOKEN, which is not set"
+    )
