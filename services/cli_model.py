@@ -87,7 +87,13 @@ def train(
     from_store: FromStore = False,
     data_dir: DataDir = None,
     registry: Registry = None,
-    register: Annotated[bool, typer.Option(help="Also add it to the registry as the challenger")] = False,
+    register: Annotated[
+        bool | None,
+        typer.Option(
+            "--register/--no-register",
+            help="Also add it to the registry as the challenger [--from-store: yes; else no]",
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Learn P(convert) from a history export (or the store's feedback labels); write the artifact."""
@@ -97,10 +103,11 @@ def train(
 
     if from_store:
         trained, mapping_text = _train_from_store(data_dir, registry, mapping)
-        register = True
+        register = register is not False  # retraining is for a challenger, unless told not to
     else:
         loaded, history = _history(data, mapping)
         trained, mapping_text = fit_history(history, loaded.mapping), loaded.text
+        register = bool(register)
     root = _registry_root(registry, data_dir)
     target = out or root / trained.model.version
     try:

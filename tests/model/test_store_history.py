@@ -86,3 +86,19 @@ def test_train_from_store_splits_by_arrival_when_the_mapping_is_dated(tmp_path: 
     result = CliRunner().invoke(app, [*args, "--mapping", str(mapping), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["split"] == "date"
+
+
+def test_train_from_store_registers_a_challenger_unless_told_not_to(tmp_path: Path) -> None:
+    asyncio.run(labelled_store(tmp_path))
+    mapping = write_mapping(tmp_path, MAPPING)
+    registry = tmp_path / "models"
+    args = ["train", "--from-store", "--data-dir", str(tmp_path), "--registry", str(registry)]
+    args += ["--mapping", str(mapping), "--json"]
+    kept = CliRunner().invoke(app, [*args, "--no-register", "--out", str(tmp_path / "trial")])
+    assert kept.exit_code == 0, kept.output
+    assert json.loads(kept.stdout)["registered"] is False
+    assert not (registry / "registry.json").exists()
+    registered = CliRunner().invoke(app, args)
+    assert registered.exit_code == 0, registered.output
+    version = json.loads(registered.stdout)["version"]
+    assert json.loads((registry / "registry.json").read_text())["challenger"] == version
