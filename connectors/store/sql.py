@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     cast,
     delete,
     func,
@@ -786,6 +787,26 @@ class SqlStore(FollowUps, EndedSessions):
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [(LeadRouted.model_validate(payload), int(label)) for payload, label in rows]
+
+    @translated
+    async def score_counts(
+        self, start: datetime, end: datetime, edges: Sequence[float], model_version: str | None = None
+    ) -> list[int]:
+        """How many of the model's scores decided in [start, end) fell in each bin between
+        ``edges`` (the last bin closed, as numpy's histogram), of one model version when given.
+        Counted by the database: a day of scores is a few numbers, not every row of the day."""
+        p = scores.c.probability
+        inner = [(p < edge, i) for i, edge in enumerate(edges[1:-1])]
+        where = [scores.c.decided_at >= start, scores.c.decided_at < end]
+        if model_version is not None:
+            where.append(scores.c.model_version == model_version)
+        binned = select(case(*inner, else_=len(edges) - 2).label("bin")).where(*where).subquery()
+        query = select(binned.c.bin, func.count()).group_by(binned.c.bin)
+        counts = [0] * (len(edges) - 1)
+        async with self.engine.connect() as conn:
+            for index, count in (await conn.execute(query)).all():
+                counts[int(index)] = int(count)
+        return counts
 
     @translated
     async def scores_since(

@@ -14,10 +14,18 @@ EDGES = tuple(i / 10 for i in range(11))
 FLOOR = 1e-4  # an empty bin would make the index infinite
 
 
+def counts(probabilities: Sequence[float] | np.ndarray) -> list[int]:
+    found, _ = np.histogram(np.clip(np.asarray(probabilities, dtype=float), 0, 1), bins=EDGES)
+    return [int(c) for c in found]
+
+
 def shares(probabilities: Sequence[float] | np.ndarray) -> list[float]:
-    counts, _ = np.histogram(np.clip(np.asarray(probabilities, dtype=float), 0, 1), bins=EDGES)
-    total = max(int(counts.sum()), 1)
-    return [round(float(c) / total, 6) for c in counts]
+    return shares_of(counts(probabilities))
+
+
+def shares_of(binned: Sequence[int]) -> list[float]:
+    total = max(sum(binned), 1)
+    return [round(c / total, 6) for c in binned]
 
 
 def reference(probabilities: np.ndarray) -> dict[str, Any]:
@@ -38,8 +46,13 @@ def level(value: float) -> str:
 
 def daily(reference_shares: Sequence[float], by_day: dict[str, list[float]]) -> list[dict[str, Any]]:
     """PSI of each day's live scores against training's, oldest day first."""
+    return daily_counts(reference_shares, {day: counts(scores) for day, scores in by_day.items()})
+
+
+def daily_counts(reference_shares: Sequence[float], by_day: dict[str, list[int]]) -> list[dict[str, Any]]:
+    """The same from each day's scores counted per bin of EDGES (as the store counts them)."""
     out = []
     for day in sorted(by_day):
-        value = psi(reference_shares, shares(by_day[day]))
-        out.append({"day": day, "leads": len(by_day[day]), "psi": value, "level": level(value)})
+        value = psi(reference_shares, shares_of(by_day[day]))
+        out.append({"day": day, "leads": sum(by_day[day]), "psi": value, "level": level(value)})
     return out

@@ -5,29 +5,33 @@ distribution it was trained with. One reading for the dashboard, `leadflow model
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from connectors.store.sql import SqlStore
 from services import metrics
-from services.model.drift import daily
+from services.model.drift import EDGES, daily_counts
 from services.model.registry import Registry
 
 
 async def champion_drift(
     store: SqlStore, root: Path, days: int, now: datetime
 ) -> tuple[str | None, list[dict[str, Any]]]:
-    """The champion's version and the PSI of each of the last ``days`` days (oldest first);
-    (None, []) without a champion."""
+    """The champion's version and the PSI of each of the last ``days`` UTC days, today included
+    (oldest first, days without a score left out); (None, []) without a champion."""
     champion = Registry(root).state()["champion"]
     if champion is None:
         return None, []
     reference = json.loads((root / champion / "metrics.json").read_text())["reference"]["shares"]
-    by_day: dict[str, list[float]] = {}
-    for at, p in await store.scores_since(now - timedelta(days=days), champion):
-        by_day.setdefault(at.date().isoformat(), []).append(p)
-    return champion, daily(reference, by_day)
+    today = datetime.combine(now.astimezone(UTC).date(), time(), UTC)
+    by_day: dict[str, list[int]] = {}
+    for back in range(days - 1, -1, -1):  # the database counts each UTC day's scores per bin
+        start = today - timedelta(days=back)
+        binned = await store.score_counts(start, start + timedelta(days=1), EDGES, champion)
+        if any(binned):
+            by_day[start.date().isoformat()] = binned
+    return champion, daily_counts(reference, by_day)
 
 
 async def record_drift(store: SqlStore, root: Path, now: datetime) -> None:

@@ -308,3 +308,20 @@ def test_a_batch_is_padded_to_a_power_of_two_with_its_last_row() -> None:
     assert [padded(list(range(n))) for n in (0, 1, 2, 3, 5)] == [
         [], [0], [0, 1], [0, 1, 2, 2], [0, 1, 2, 3, 4, 4, 4, 4],
     ]  # fmt: skip
+
+
+async def test_score_counts_are_binned_by_the_database_as_numpy_bins_them(store: SqlStore) -> None:
+    """Drift's daily counts: a day's scores of one model version, per bin of 0.1, the last bin
+    closed at 1.0 as numpy.histogram's; other days and other versions not counted."""
+    from services.model.drift import EDGES, counts
+    from tests.model.test_feedback import routed as scored
+
+    day = [0.0, 0.05, 0.1, 0.35, 0.5, 0.9, 0.95, 1.0]  # routed(2i) is decided on T0
+    for i, p in enumerate(day):
+        await store.record_decision(scored(2 * i, "model", p, version="v1"))
+    await store.record_decision(scored(1, "model", 0.5, version="v1"))  # the next day
+    await store.record_decision(scored(100, "model", 0.5, version="v0"))  # another version
+    start = T0.replace(hour=0, minute=0, second=0, microsecond=0)
+    got = await store.score_counts(start, start + timedelta(days=1), EDGES, "v1")
+    assert got == counts(day) == [2, 1, 0, 1, 0, 1, 0, 0, 0, 3]
+    assert sum(await store.score_counts(start, start + timedelta(days=1), EDGES)) == len(day) + 1
