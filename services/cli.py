@@ -58,7 +58,7 @@ def _settings(**overrides: Any) -> Settings:
 
 def _serve(settings: Settings, roles: tuple[str, ...]) -> None:
     from services.bootstrap import crms_written, missing_credentials
-    from services.web import create_app
+    from services.web import MissingSetting, create_app
 
     configure(settings.log_level)
     try:
@@ -71,7 +71,12 @@ def _serve(settings: Settings, roles: tuple[str, ...]) -> None:
         if missing is not None:
             typer.echo(f"crm.yaml writes leads to {name}: {missing}", err=True)
             raise typer.Exit(2)
-    uvicorn.Server(server_config(settings, create_app(settings, roles))).run()
+    try:
+        asgi = create_app(settings, roles)
+    except MissingSetting as exc:  # exit 2 as every other setting that stops a start
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    uvicorn.Server(server_config(settings, asgi)).run()
 
 
 def server_config(settings: Settings, asgi: Any) -> uvicorn.Config:

@@ -248,10 +248,14 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
+class MissingSetting(RuntimeError):
+    """A setting a role cannot start without (the lead API's bearer token)."""
+
+
 def create_app(settings: Settings, roles: Sequence[str], build: Builder | None = None) -> Starlette:
     """An app for ``roles`` (any of intake, qualifier, writer); ``build`` lets tests wire fakes."""
     if "intake" in roles and settings.api_token is None:
-        raise SystemExit("LEADFLOW_API_TOKEN is not set: the lead API needs a bearer token")
+        raise MissingSetting("LEADFLOW_API_TOKEN is not set: the lead API needs a bearer token")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -24,3 +24,14 @@ def test_a_crm_without_credentials_stops_the_start_in_one_line(
     assert result.output.strip() == (
         "crm.yaml writes leads to hubspot: HubSpot needs LEADFLOW_HUBSPOT_TOKEN, which is not set"
     )
+
+
+def test_the_lead_api_without_its_token_stops_the_start_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Exit 1 before, where every other setting that stops a start is exit 2.
+    monkeypatch.delenv("LEADFLOW_API_TOKEN", raising=False)
+    args = ["intake", "--data-dir", str(tmp_path / "var"), "--port", "0"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == "LEADFLOW_API_TOKEN is not set: the lead API needs a bearer token"
