@@ -95,12 +95,25 @@ def configure(level: str = "info") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+    migration = logging.getLogger("alembic.runtime.migration")
+    if not any(isinstance(f, _AlembicPreamble) for f in migration.filters):
+        migration.addFilter(_AlembicPreamble())
     structlog.configure(
         processors=[*shared, structlog.processors.JSONRenderer()],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=lambda *_: _StderrLogger(),
         cache_logger_on_first_use=True,
     )
+
+
+class _AlembicPreamble(logging.Filter):
+    """Alembic says which dialect it drives and how it treats DDL each time a store is opened
+    (twice per command): noise. The "Running upgrade" lines, what changed, are kept."""
+
+    PREAMBLE = ("Context impl ", "Will assume ")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.PREAMBLE)
 
 
 class _CurrentStderr:
