@@ -809,20 +809,6 @@ class SqlStore(FollowUps, EndedSessions):
         return counts
 
     @translated
-    async def scores_since(
-        self, since: datetime, model_version: str | None = None
-    ) -> list[tuple[datetime, float]]:
-        """The model's scores decided since then; of one model version when given (drift
-        compares a model's scores with its own training distribution, not its predecessor's)."""
-        query = select(scores.c.decided_at, scores.c.probability).where(scores.c.decided_at >= since)
-        if model_version is not None:
-            query = query.where(scores.c.model_version == model_version)
-        query = query.order_by(scores.c.decided_at)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [(_as_utc(at), float(p)) for at, p in rows]
-
-    @translated
     async def arms(self) -> list[dict[str, Any]]:
         """Per A/B arm: leads scored, how many have an outcome, and how many converted."""
         scored = select(scores.c.lead_id, scores.c.arm).distinct().subquery()
