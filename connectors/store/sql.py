@@ -91,6 +91,7 @@ leads = Table(
     Column("crm", String(40)),
     Column("crm_record_id", String(200)),
     Index("leads_received", "received_at"),
+    Index("leads_crm_record", "crm", "crm_record_id"),  # feedback on a CRM record: its lead
 )
 
 rotation = Table(
