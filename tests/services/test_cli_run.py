@@ -24,3 +24,20 @@ def test_a_crm_without_credentials_stops_the_start_in_one_line(
     assert result.output.strip() == (
         "crm.yaml writes leads to hubspot: HubSpot needs LEADFLOW_HUBSPOT_TOKEN, which is not set"
     )
+
+
+async def test_bootstrap_refuses_a_crm_without_credentials_before_opening_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same line as `leadflow run` (one function says it), and no store or bus made first.
+    from services.bootstrap import CrmNotConfigured, bootstrap
+    from services.settings import Settings
+
+    monkeypatch.delenv("LEADFLOW_SALESFORCE_INSTANCE_URL", raising=False)
+    monkeypatch.delenv("LEADFLOW_SALESFORCE_TOKEN", raising=False)
+    monkeypatch.delenv("LEADFLOW_SALESFORCE_USERNAME", raising=False)
+    config, _ = edited_copy(tmp_path, "crm.yaml", "default: local", "default: salesforce")
+    data_dir = tmp_path / "var"
+    with pytest.raises(CrmNotConfigured, match=r"^crm.yaml writes leads to salesforce: Salesforce needs"):
+        await bootstrap(Settings.load(config_dir=config, data_dir=data_dir))
+    assert not data_dir.exists()
