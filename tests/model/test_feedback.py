@@ -13,7 +13,7 @@ from schemas.events import LeadFeedback, LeadRouted
 from schemas.lead import Lead, lead_id_for
 from services.config import load_config
 from services.core.feedback import classify
-from services.model.drift import EDGES, daily, psi, shares
+from services.model.drift import EDGES, counts, daily_counts, psi, shares
 from services.model.feedback import FeedbackRecorder
 from tests.conftest import CONFIG_DIR
 
@@ -148,6 +148,7 @@ async def test_a_review_of_a_scored_lead_is_not_a_second_score(tmp_path: Path) -
 def test_psi_is_zero_for_the_same_distribution_and_grows_with_a_shift() -> None:
     reference = shares([i / 100 for i in range(100)])
     assert psi(reference, reference) == 0
-    rows = daily(reference, {"2026-11-21": [0.95] * 50, "2026-11-20": [i / 50 for i in range(50)]})
+    by_day = {"2026-11-21": counts([0.95] * 50), "2026-11-20": counts([i / 50 for i in range(50)])}
+    rows = daily_counts(reference, by_day)
     assert [r["day"] for r in rows] == ["2026-11-20", "2026-11-21"]
     assert rows[0]["level"] == "stable" and rows[1]["level"] == "shifted" and rows[1]["psi"] > 1
