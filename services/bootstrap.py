@@ -119,6 +119,15 @@ def missing_credentials(name: str, settings: Settings) -> str | None:
     return None
 
 
+def unconfigured_crm(config: LeadflowConfig, settings: Settings) -> str | None:
+    """Why the services cannot start with crm.yaml's CRMs here (None: they can), in one line."""
+    for name in crms_written(config):
+        missing = missing_credentials(name, settings)
+        if missing is not None:
+            return f"crm.yaml writes leads to {name}: {missing}"
+    return None
+
+
 def make_crm(name: str, settings: Settings, config: LeadflowConfig, store: SqlStore) -> CrmWriter:
     missing = missing_credentials(name, settings)
     if missing is not None:
@@ -145,9 +154,6 @@ def make_salesforce(settings: Settings, config: LeadflowConfig) -> CrmWriter:
     from connectors.crm.salesforce_client import SalesforceClient, TimeoutSession, password_login
 
     sf = config.crm.salesforce
-    missing = missing_credentials("salesforce", settings)
-    if missing is not None:
-        raise CrmNotConfigured(missing)
     session = TimeoutSession(sf.limits.timeout_seconds * 0.9)
     login = None
     if settings.salesforce_username and settings.salesforce_password:
@@ -194,6 +200,9 @@ async def bootstrap(
 ) -> Container:
     """Load config (fails fast on a bad file), then start store, bus and CRM."""
     config = config or load_config(settings.config_dir)
+    problem = unconfigured_crm(config, settings) if crm is None else None
+    if problem is not None:  # before anything is opened
+        raise CrmNotConfigured(problem)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     owned: list[Bus | SqlStore | CrmWriter] = []
     try:
@@ -209,10 +218,7 @@ async def bootstrap(
         crms: dict[str, CrmWriter] = {}
         if crm is None:
             for name in crms_written(config):
-                try:
-                    crms[name] = make_crm(name, settings, config, store)
-                except CrmNotConfigured as exc:
-                    raise CrmNotConfigured(f"crm.yaml writes leads to {name}: {exc}") from None
+                crms[name] = make_crm(name, settings, config, store)
                 await crms[name].start()
                 owned.append(crms[name])
             crm = crms[config.crm.default]

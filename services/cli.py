@@ -57,7 +57,7 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _serve(settings: Settings, roles: tuple[str, ...]) -> None:
-    from services.bootstrap import crms_written, missing_credentials
+    from services.bootstrap import unconfigured_crm
     from services.web import MissingSetting, create_app
 
     configure(settings.log_level)
@@ -66,11 +66,10 @@ def _serve(settings: Settings, roles: tuple[str, ...]) -> None:
     except ConfigError as exc:
         typer.echo(f"config in {settings.config_dir} is not valid:\n{exc}", err=True)
         raise typer.Exit(2) from exc
-    for name in crms_written(config):  # else a traceback from the app's start-up, exit 3
-        missing = missing_credentials(name, settings)
-        if missing is not None:
-            typer.echo(f"crm.yaml writes leads to {name}: {missing}", err=True)
-            raise typer.Exit(2)
+    problem = unconfigured_crm(config, settings)  # else a traceback from the app's start-up, exit 3
+    if problem is not None:
+        typer.echo(problem, err=True)
+        raise typer.Exit(2)
     try:
         asgi = create_app(settings, roles)
     except MissingSetting as exc:  # exit 2 as every other setting that stops a start

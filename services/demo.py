@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -107,7 +108,17 @@ def run_demo(url: str, count: int, token: str, wait: float = 30.0) -> list[dict[
     try:
         return _post_and_wait(url, count, token, wait)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:  # one line, not httpx's traceback
-        raise SystemExit(f"cannot reach Leadflow at {url}: {exc} (is it running? `make run`)") from None
+        said = f"cannot reach Leadflow at {url}: {exc} (is it running? `make run`)"
+        raise SystemExit(_without_password(said, url)) from None
+
+
+def _without_password(text: str, url: str) -> str:
+    """``text`` with the password ``url`` carries (http://user:PASSWORD@host) masked."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # not even a URL: nothing to find in it
+        return text
+    return text.replace(f":{password}@", ":***@") if password else text
 
 
 def _post_and_wait(url: str, count: int, token: str, wait: float) -> list[dict[str, Any]]:

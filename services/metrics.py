@@ -16,6 +16,7 @@ then keeps each process's values in files there and /metrics adds them up. Gauge
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -145,15 +146,27 @@ def dlq_depth(depth: int) -> None:
     DLQ_DEPTH.set(depth)
 
 
+_drift_versions: set[str] = set()  # the model versions this process has a drift series for
+
+
 def drift(model_version: str | None, psi: float | None, leads: int) -> None:
     """Today's drift reading for the champion: only the current champion's series is kept, and
-    none before its first score of the day."""
-    MODEL_DRIFT.clear()
-    MODEL_DRIFT_LEADS.clear()
-    if model_version is None or psi is None:
+    none before its first score of the day. In multiprocess mode prometheus_client cannot remove
+    a series (its value stays in the process's file, and clear() warns): a series no longer
+    current is set to NaN there instead, not left at its last reading."""
+    current = model_version if psi is not None else None
+    for old in _drift_versions - {current}:
+        for gauge in (MODEL_DRIFT, MODEL_DRIFT_LEADS):
+            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                gauge.labels(old).set(math.nan)
+            else:
+                gauge.remove(old)
+    _drift_versions.clear()
+    if current is None or psi is None:
         return
-    MODEL_DRIFT.labels(model_version).set(psi)
-    MODEL_DRIFT_LEADS.labels(model_version).set(leads)
+    MODEL_DRIFT.labels(current).set(psi)
+    MODEL_DRIFT_LEADS.labels(current).set(leads)
+    _drift_versions.add(current)
 
 
 def config_reload(outcome: str) -> None:

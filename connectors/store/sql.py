@@ -91,6 +91,7 @@ leads = Table(
     Column("crm", String(40)),
     Column("crm_record_id", String(200)),
     Index("leads_received", "received_at"),
+    Index("leads_crm_record", "crm", "crm_record_id"),  # feedback on a CRM record: its lead
 )
 
 rotation = Table(
@@ -807,20 +808,6 @@ class SqlStore(FollowUps, EndedSessions):
             for index, count in (await conn.execute(query)).all():
                 counts[int(index)] = int(count)
         return counts
-
-    @translated
-    async def scores_since(
-        self, since: datetime, model_version: str | None = None
-    ) -> list[tuple[datetime, float]]:
-        """The model's scores decided since then; of one model version when given (drift
-        compares a model's scores with its own training distribution, not its predecessor's)."""
-        query = select(scores.c.decided_at, scores.c.probability).where(scores.c.decided_at >= since)
-        if model_version is not None:
-            query = query.where(scores.c.model_version == model_version)
-        query = query.order_by(scores.c.decided_at)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [(_as_utc(at), float(p)) for at, p in rows]
 
     @translated
     async def arms(self) -> list[dict[str, Any]]:

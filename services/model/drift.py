@@ -44,13 +44,9 @@ def level(value: float) -> str:
     return "stable" if value < 0.1 else "watch" if value < 0.25 else "shifted"
 
 
-def daily(reference_shares: Sequence[float], by_day: dict[str, list[float]]) -> list[dict[str, Any]]:
-    """PSI of each day's live scores against training's, oldest day first."""
-    return daily_counts(reference_shares, {day: counts(scores) for day, scores in by_day.items()})
-
-
 def daily_counts(reference_shares: Sequence[float], by_day: dict[str, list[int]]) -> list[dict[str, Any]]:
-    """The same from each day's scores counted per bin of EDGES (as the store counts them)."""
+    """PSI of each day's live scores against training's, oldest day first, from each day's
+    scores counted per bin of EDGES (as the store counts them: SqlStore.score_counts)."""
     out = []
     for day in sorted(by_day):
         value = psi(reference_shares, shares_of(by_day[day]))

@@ -37,6 +37,5 @@ async def champion_drift(
 async def record_drift(store: SqlStore, root: Path, now: datetime) -> None:
     """Set the gauges to today's (UTC) reading for the champion; none without a champion or
     before its first score of the day."""
-    champion, rows = await champion_drift(store, root, 1, now)
-    today = [r for r in rows if r["day"] == now.date().isoformat()]
-    metrics.drift(champion, today[0]["psi"] if today else None, today[0]["leads"] if today else 0)
+    champion, rows = await champion_drift(store, root, 1, now)  # today's row, if any score
+    metrics.drift(champion, rows[0]["psi"] if rows else None, rows[0]["leads"] if rows else 0)

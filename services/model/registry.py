@@ -22,7 +22,7 @@ log = get_logger(component="model-registry")
 
 
 class RegistryError(Exception):
-    """An unknown version, or nothing to promote."""
+    """An unknown version, nothing to promote, or a version that does not load."""
 
 
 class Registry:
@@ -68,7 +68,10 @@ class Registry:
             raise RegistryError("there is no challenger to promote (train one first)")
         if chosen not in self.versions():
             raise RegistryError(f"unknown model version {chosen!r} in {self.root}")
-        artifact.load(self.root / chosen)  # never point the qualifier at a broken model
+        try:
+            artifact.load(self.root / chosen)  # never point the qualifier at a broken model
+        except artifact.ArtifactError as exc:
+            raise RegistryError(f"cannot promote {chosen}: {exc}") from exc
         if chosen == state["champion"]:  # already the champion: the challenger waits on
             return state
         new = {"champion": chosen, "challenger": state["champion"]}

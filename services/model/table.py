@@ -20,14 +20,14 @@ def read_table(path: Path) -> pd.DataFrame:
     refused: pandas would rename the second (`x.1`), a name no live lead carries."""
     if path.suffix.lower() in (".parquet", ".pq"):
         frame = pd.read_parquet(path).astype("string").astype(object)
-    elif path.stat().st_size == 0:
-        raise ValueError(f"{path.name} has no rows: the file is empty")
     else:
         try:
             frame = _read_csv(path)
         except UnicodeDecodeError as exc:  # Excel's plain "CSV" on Windows is Windows-1252
             where = f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
             raise ValueError(f"{path.name} is not UTF-8 ({where}): save it as CSV UTF-8") from exc
+        except pd.errors.EmptyDataError as exc:  # no byte, a byte order mark, blank lines
+            raise ValueError(f"{path.name} has no rows: the file is empty") from exc
     if frame.empty:  # else every check of the mapping fails as if it named the wrong values
         raise ValueError(f"{path.name} has no rows, only a header")
     return frame

@@ -13,7 +13,7 @@ from schemas.events import LeadFeedback, LeadRouted
 from schemas.lead import Lead, lead_id_for
 from services.config import load_config
 from services.core.feedback import classify
-from services.model.drift import daily, psi, shares
+from services.model.drift import EDGES, counts, daily_counts, psi, shares
 from services.model.feedback import FeedbackRecorder
 from tests.conftest import CONFIG_DIR
 
@@ -70,8 +70,7 @@ async def test_feedback_becomes_labels_and_arms_compare_conversion(tmp_path: Pat
             {"arm": "holdout", "leads": 2, "labelled": 1, "conversions": 0},
             {"arm": "model", "leads": 4, "labelled": 2, "conversions": 1},
         ]
-        scored = await store.scores_since(T0)
-        assert len(scored) == 6 and scored[0][1] == 0.3
+        assert sum(await store.score_counts(T0, T0 + timedelta(days=2), EDGES)) == 6
     finally:
         await store.close()
 
@@ -124,8 +123,9 @@ async def test_drift_reads_the_scores_of_one_model_only(tmp_path: Path) -> None:
     try:
         await store.record_decision(routed(0, "model", 0.1, version="old"))
         await store.record_decision(routed(1, "model", 0.9, version="new"))
-        assert [p for _, p in await store.scores_since(T0, model_version="new")] == [0.9]
-        assert len(await store.scores_since(T0)) == 2
+        end = T0 + timedelta(days=2)
+        assert await store.score_counts(T0, end, EDGES, model_version="new") == [0] * 9 + [1]
+        assert sum(await store.score_counts(T0, end, EDGES)) == 2
     finally:
         await store.close()
 
@@ -140,7 +140,7 @@ async def test_a_review_of_a_scored_lead_is_not_a_second_score(tmp_path: Path) -
         await store.record_decision(first)
         reviewed = first.model_copy(update={"event_id": "e0:review", "decided_at": T0 + timedelta(days=3)})
         await store.record_routed(reviewed, review={"action": "approve", "changes": {}, "note": None})
-        assert await store.scores_since(T0) == [(T0, 0.9)]
+        assert await store.score_counts(T0, T0 + timedelta(days=4), EDGES) == [0] * 9 + [1]
     finally:
         await store.close()
 
@@ -148,6 +148,7 @@ async def test_a_review_of_a_scored_lead_is_not_a_second_score(tmp_path: Path) -
 def test_psi_is_zero_for_the_same_distribution_and_grows_with_a_shift() -> None:
     reference = shares([i / 100 for i in range(100)])
     assert psi(reference, reference) == 0
-    rows = daily(reference, {"2026-11-21": [0.95] * 50, "2026-11-20": [i / 50 for i in range(50)]})
+    by_day = {"2026-11-21": counts([0.95] * 50), "2026-11-20": counts([i / 50 for i in range(50)])}
+    rows = daily_counts(reference, by_day)
     assert [r["day"] for r in rows] == ["2026-11-20", "2026-11-21"]
     assert rows[0]["level"] == "stable" and rows[1]["level"] == "shifted" and rows[1]["psi"] > 1

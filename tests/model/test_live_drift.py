@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import timedelta, timezone
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -15,6 +15,8 @@ from services.model.drift import psi, shares
 from services.model.live_drift import champion_drift, record_drift
 from services.model.registry import Registry
 from tests.model.test_feedback import T0, routed
+
+HONOLULU = timezone(timedelta(hours=-10))
 
 
 def gauges(name: str) -> dict[str, float]:
@@ -50,6 +52,9 @@ async def test_todays_psi_of_the_champion_is_on_metrics(tmp_path: Path, model_di
         expected = psi(reference, shares(today))
         assert expected > 0.25
         assert gauges("leadflow_model_drift_psi") == {version: expected}
+        assert gauges("leadflow_model_drift_leads") == {version: 4}
+        # The same instant on a clock ten hours behind UTC, where it is still the day before.
+        await record_drift(store, registry.root, T0.astimezone(HONOLULU))
         assert gauges("leadflow_model_drift_leads") == {version: 4}
     finally:
         await store.close()

@@ -296,13 +296,23 @@ def test_one_class_left_after_rows_without_a_date_is_refused(tmp_path: Path) -> 
     ]
 
 
-@pytest.mark.parametrize(("name", "rows"), [("empty.csv", None), ("header.csv", 0), ("header.parquet", 0)])
-def test_an_export_without_rows_says_so(tmp_path: Path, name: str, rows: int | None) -> None:
-    # Not "no row of column 'won' has 'yes' (its values: )", which reads as a typo in the mapping.
+@pytest.mark.parametrize(
+    ("name", "rows", "empty"),
+    [
+        ("empty.csv", None, b""),
+        ("bom.csv", None, b"\xef\xbb\xbf"),  # Excel's CSV UTF-8 of an empty sheet
+        ("blank.csv", None, b"\r\n\r\n"),
+        ("header.csv", 0, b""),
+        ("header.parquet", 0, b""),
+    ],
+)
+def test_an_export_without_rows_says_so(tmp_path: Path, name: str, rows: int | None, empty: bytes) -> None:
+    # Not "no row of column 'won' has 'yes' (its values: )", which reads as a typo in the mapping,
+    # nor pandas' "No columns to parse from file".
     data = tmp_path / name
     header = write_history(tmp_path, rows=1).read_text().splitlines()[0]
     if rows is None:
-        data.write_bytes(b"")
+        data.write_bytes(empty)
     elif name.endswith(".parquet"):
         pd.DataFrame(columns=header.split(",")).to_parquet(data)
     else:

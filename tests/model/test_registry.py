@@ -94,3 +94,14 @@ def test_promote_says_when_the_new_champion_is_below_the_minimum(
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "below the minimum" not in result.stderr
+
+
+def test_promoting_an_altered_model_is_refused_in_one_line(tmp_path: Path, model_dir: Path) -> None:
+    registry = Registry(tmp_path / "models")
+    version = registry.add(model_dir)
+    (registry.path(version) / "model.txt").write_text("altered")
+    result = CliRunner().invoke(app, ["model", "promote", "--registry", str(registry.root)])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # not ArtifactError's traceback
+    assert "model.txt does not match its manifest" in result.stderr
+    assert registry.state()["champion"] is None

@@ -3,6 +3,7 @@ from the webhook to the CRM write share one trace id, carried over the bus in it
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -144,3 +145,24 @@ def test_multiprocess_mode_adds_up_every_worker(tmp_path: Path) -> None:
     found = samples(out)
     assert total(found, "leadflow_webhooks_total", source="api", status="202") == 2
     assert total(found, "leadflow_crm_calls_total", crm="hubspot", outcome="ok") == 2
+
+
+def test_multiprocess_mode_keeps_no_drift_reading_that_is_no_longer_current(tmp_path: Path) -> None:
+    """A new champion, then a new UTC day without a score yet: /metrics shows no reading of the
+    old champion nor yesterday's (prometheus_client cannot remove a series in this mode)."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    readings = (
+        "from services import metrics; metrics.drift('old', 0.31, 40); metrics.drift('new', 0.12, 9);"
+        " metrics.drift('new', None, 0)"
+    )
+    # -W error: clearing a labelled gauge in this mode is a UserWarning, every 60 s.
+    root = Path(__file__).parents[2]
+    warn = ["-W", "error::UserWarning"]
+    subprocess.run([sys.executable, *warn, "-c", readings], env=env, check=True, cwd=root)
+    render = "from services import metrics; print(metrics.render()[0].decode())"
+    out = subprocess.run(
+        [sys.executable, "-c", render], env=env, check=True, capture_output=True, text=True, cwd=root
+    ).stdout
+    found = samples(out)
+    drift = {n: v for (n, _), v in found.items() if n.startswith("leadflow_model_drift")}
+    assert all(math.isnan(v) for v in drift.values()), drift

@@ -25,3 +25,13 @@ def test_demo_with_an_address_that_is_no_url_says_so_in_one_line() -> None:
     result = CliRunner().invoke(app, ["demo", "--url", "127.0.0.1:8000", "--count", "1"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[0].startswith("cannot reach Leadflow at 127.0.0.1:8000: ")
+
+
+def test_demo_never_echoes_a_password_in_the_address() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = CliRunner().invoke(app, ["demo", "--url", f"http://ops:s3cret@127.0.0.1:{port}", "--count", "1"])
+    assert result.exit_code == 1
+    assert "s3cret" not in result.output
+    assert result.output.startswith(f"cannot reach Leadflow at http://ops:***@127.0.0.1:{port}: ")

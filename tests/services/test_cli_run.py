@@ -35,3 +35,20 @@ def test_the_lead_api_without_its_token_stops_the_start_in_one_line(
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
     assert result.output.strip() == "LEADFLOW_API_TOKEN is not set: the lead API needs a bearer token"
+
+
+async def test_bootstrap_refuses_a_crm_without_credentials_before_opening_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same line as `leadflow run` (one function says it), and no store or bus made first.
+    from services.bootstrap import CrmNotConfigured, bootstrap
+    from services.settings import Settings
+
+    monkeypatch.delenv("LEADFLOW_SALESFORCE_INSTANCE_URL", raising=False)
+    monkeypatch.delenv("LEADFLOW_SALESFORCE_TOKEN", raising=False)
+    monkeypatch.delenv("LEADFLOW_SALESFORCE_USERNAME", raising=False)
+    config, _ = edited_copy(tmp_path, "crm.yaml", "default: local", "default: salesforce")
+    data_dir = tmp_path / "var"
+    with pytest.raises(CrmNotConfigured, match=r"^crm.yaml writes leads to salesforce: Salesforce needs"):
+        await bootstrap(Settings.load(config_dir=config, data_dir=data_dir))
+    assert not data_dir.exists()

@@ -64,7 +64,7 @@ async def test_the_ended_sessions_revision_downgrades_and_upgrades_again(engine:
         await conn.run_sync(_downgrade, "0005")
         assert "dashboard_sessions_ended" not in await conn.run_sync(_tables)
     assert await migrate.current(engine) == "0005"
-    assert await migrate.upgrade(engine) == ("0005", "0006")
+    assert await migrate.upgrade(engine) == ("0005", "0007")
     async with engine.connect() as conn:
         assert await conn.run_sync(_diff) == []
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import inspect
 
 from connectors.store.engine import make_engine
 from connectors.store.sql import Claim, InboundClaim, LeadFilter, Recording, SqlStore, Written, padded
@@ -325,3 +326,16 @@ async def test_score_counts_are_binned_by_the_database_as_numpy_bins_them(store:
     got = await store.score_counts(start, start + timedelta(days=1), EDGES, "v1")
     assert got == counts(day) == [2, 1, 0, 1, 0, 1, 0, 0, 0, 3]
     assert sum(await store.score_counts(start, start + timedelta(days=1), EDGES)) == len(day) + 1
+
+
+async def test_the_lead_written_as_a_crm_record_is_found_by_an_index(store: SqlStore) -> None:
+    """Feedback that names a CRM record (a HubSpot contact) asks which lead was written there:
+    an index probe per event, not a scan of every lead."""
+    for n in (1, 2):
+        await store.record_decision(routed(n))
+        await store.mark_written(f"lead-{n}", f"ev-{n}", T0, "hubspot", "901")  # the newer one wins
+    assert await store.lead_for_record("hubspot", "901") == "lead-2"
+    assert await store.lead_for_record("salesforce", "901") is None
+    async with store.engine.connect() as conn:
+        indexes = await conn.run_sync(lambda sync: inspect(sync).get_indexes("leads"))
+    assert any(i["column_names"][:2] == ["crm", "crm_record_id"] for i in indexes), indexes
