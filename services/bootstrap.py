@@ -229,6 +229,6 @@ async def bootstrap(
         for part in reversed(owned):
             await part.close()
         raise
-    champion = Champion(settings.data_dir / "models")
+    champion = Champion(settings.models_dir)
     roster = make_roster(config, crms)
     return Container(settings, config, bus, store, crm, enricher, champion, crms, roster, _owned=owned)

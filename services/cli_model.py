@@ -35,7 +35,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _registry_root(registry: Path | None, data_dir: Path | None) -> Path:
-    return registry or (Settings.load(**({"data_dir": data_dir} if data_dir else {})).data_dir / "models")
+    return registry or (Settings.load(**({"data_dir": data_dir} if data_dir else {})).models_dir)
 
 
 def _store_url(data_dir: Path | None) -> str:

@@ -134,6 +134,11 @@ class Settings(BaseSettings):
         return url
 
     @property
+    def models_dir(self) -> Path:
+        """The model registry: artifact directories and the champion/challenger pointer."""
+        return self.data_dir / "models"
+
+    @property
     def salesforce_configured(self) -> bool:
         token = self.salesforce_instance_url is not None and self.salesforce_token is not None
         return token or (self.salesforce_username is not None and self.salesforce_password is not None)

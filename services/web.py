@@ -175,7 +175,7 @@ async def sample_dlq_depth(container: Container, stop: asyncio.Event, every: flo
 
 async def sample_drift(container: Container, stop: asyncio.Event, every: float = 60) -> None:
     """Keep leadflow_model_drift_psi current (the qualifier's process, the one that scores)."""
-    root = container.settings.data_dir / "models"
+    root = container.settings.models_dir
     while not stop.is_set():
         try:
             await record_drift(container.store, root, datetime.now(UTC))

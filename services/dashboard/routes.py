@@ -254,7 +254,7 @@ async def _charts(request: Request, session: Session) -> Response:
 
 async def _drift(request: Request, session: Session) -> Response:
     container = request.app.state.container
-    root = container.settings.data_dir / "models"
+    root = container.settings.models_dir
     champion, rows = await champion_drift(container.store, root, 14, datetime.now(UTC))
     chart = bar_chart([(r["day"], r["psi"]) for r in rows], title="PSI per day")
     return page("drift.html", session=session, champion=champion, rows=rows, chart=chart, active="drift")
