@@ -261,9 +261,8 @@ def forget_person(
     from services.forget import forget
 
     settings = _settings(config=config, data_dir=data_dir, bus=bus, bootstrap=bootstrap)
-    if settings.database_url is None and not settings.data_dir.is_dir():
-        # Else an empty store is made there and the person reported forgotten from it.
-        typer.echo(f"no store in {settings.data_dir}: the directory does not exist (--data-dir)", err=True)
+    if settings.missing_store is not None:  # else the person is reported forgotten from an empty one
+        typer.echo(settings.missing_store, err=True)
         raise typer.Exit(1)
     configure(settings.log_level)
 

@@ -42,8 +42,8 @@ def _store_url(data_dir: Path | None) -> str:
     """The store the feedback labels and scores are in; a missing embedded data dir is named
     rather than met with SQLite's 'unable to open database file' traceback."""
     settings = Settings.load(**({"data_dir": data_dir} if data_dir else {}))
-    if settings.database_url is None and not settings.data_dir.is_dir():
-        raise _fail(f"no store in {settings.data_dir}: the directory does not exist (--data-dir)", 1)
+    if settings.missing_store is not None:
+        raise _fail(settings.missing_store, 1)
     return settings.store_url
 
 
@@ -155,9 +155,7 @@ def _train_from_store(data_dir: Path | None, registry: Path | None, mapping: Pat
         raise _mapping_failure(exc) from exc
     except artifact.ArtifactError as exc:
         raise _fail(str(exc), 1) from exc
-    columns = {f.name: f.path for f in spec.features} if spec is not None else None
-    kinds = {f.name: str(f.kind) for f in spec.features} if spec is not None else None
-    history = _read_store(history_from_store(_store_url(data_dir), columns, kinds, loaded.mapping))
+    history = _read_store(history_from_store(_store_url(data_dir), loaded.mapping, spec))
     if len(history.labels) < 10 or len(set(history.labels.tolist())) < 2:
         raise _fail(f"the store has {len(history.labels)} labelled leads: not enough to train on", 1)
     return fit_history(history, loaded.mapping), loaded.text

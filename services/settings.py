@@ -134,6 +134,14 @@ class Settings(BaseSettings):
         return url
 
     @property
+    def missing_store(self) -> str | None:
+        """Why there is no store here to read (None: there is one, or a database URL names it):
+        an embedded data dir that does not exist, where opening the store would make an empty one."""
+        if self.database_url is None and not self.data_dir.is_dir():
+            return f"no store in {self.data_dir}: the directory does not exist (--data-dir)"
+        return None
+
+    @property
     def models_dir(self) -> Path:
         """The model registry: artifact directories and the champion/challenger pointer."""
         return self.data_dir / "models"

@@ -13,16 +13,14 @@ import numpy as np
 from connectors.store.engine import make_engine
 from connectors.store.sql import SqlStore
 from schemas.lead import Lead
-from services.model.features import value_of
+from services.model.features import FeatureSpec, value_of
 from services.model.history import History
 from services.model.mapping import Mapping
 
 
-async def history_from_store(
-    url: str, columns: dict[str, str] | None, kinds: dict[str, str] | None, mapping: Mapping
-) -> History:
-    """The labelled leads, read as ``columns`` (the model in use's features) or, without a
-    model to take them from, as the mapping reads an export (``features_of``); dated by their
+async def history_from_store(url: str, mapping: Mapping, spec: FeatureSpec | None) -> History:
+    """The labelled leads, read as ``spec`` reads them (the model in use's features) or, without
+    a model to take them from, as the mapping reads an export (``features_of``); dated by their
     arrival when the mapping names a date, so the split is by time as for a dated export."""
     store = SqlStore(make_engine(url))
     try:
@@ -33,16 +31,21 @@ async def history_from_store(
     digest = hashlib.sha256()
     for routed, label in labelled:  # what it was trained on: which decisions, which outcomes
         digest.update(f"{routed.event_id}:{label}\n".encode())
+    dates = None
     if mapping.date:  # a dated mapping is split by time: here by when each lead arrived
         labelled.sort(key=lambda one: one[0].received_at)
+        arrived = [routed.received_at.astimezone(UTC).replace(tzinfo=None) for routed, _ in labelled]
+        dates = np.array(arrived, dtype="datetime64[ns]")
     leads = [routed.lead for routed, _ in labelled]
-    if columns is None or kinds is None:
+    if spec is not None:
+        columns = {f.name: f.path for f in spec.features}
+        kinds: dict[str, str] = {f.name: f.kind for f in spec.features}
+    else:
         columns, kinds = features_of(leads, mapping)
-    arrived = [routed.received_at.astimezone(UTC).replace(tzinfo=None) for routed, _ in labelled]
     return History(
         leads=leads,
         labels=np.array([label for _, label in labelled], dtype=np.int8),
-        dates=np.array(arrived, dtype="datetime64[ns]") if mapping.date else None,
+        dates=dates,
         features=columns,
         kinds=kinds,
         sha256=digest.hexdigest(),
